@@ -1,0 +1,1 @@
+"""kfp-gcp: Kubeflow Pipelines v2 on Google Cloud."""

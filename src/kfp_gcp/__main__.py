@@ -1,0 +1,3 @@
+from kfp_gcp.cli import main
+
+main()

@@ -1,0 +1,64 @@
+"""The errors kfp-gcp reports to a person: one or two lines, one exit code per kind.
+
+Anything else that escapes a command is a bug and is reported as an internal error.
+"""
+
+from __future__ import annotations
+
+
+class KfpGcpError(Exception):
+    """Base class. `hint` says how to fix it; it is printed on a second line."""
+
+    exit_code = 1
+    label = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(KfpGcpError):
+    """Bad input a person wrote: a parameter, a flag value, a settings file."""
+
+    exit_code = 3
+    label = "config error"
+
+
+class ProjectError(KfpGcpError):
+    """The repository does not follow the layout: a missing folder, file or object."""
+
+    exit_code = 4
+    label = "project error"
+
+
+class CompileError(KfpGcpError):
+    """One or more pipelines failed to import or compile."""
+
+    exit_code = 5
+    label = "compile error"
+
+
+class RunError(KfpGcpError):
+    """A run started but did not succeed."""
+
+    exit_code = 6
+    label = "run failed"
+
+
+class PrerequisiteError(KfpGcpError):
+    """Something the command needs is missing from this machine."""
+
+    exit_code = 7
+    label = "missing prerequisite"
+
+
+INTERNAL_ERROR_EXIT_CODE = 1
+
+# Documented in docs/cli.md; a test keeps the two in step.
+EXIT_CODES: dict[str, int] = {
+    "success": 0,
+    "internal error (a bug: rerun with --debug and report it)": INTERNAL_ERROR_EXIT_CODE,
+    "usage error (unknown command or option)": 2,
+    **{cls.label: cls.exit_code for cls in KfpGcpError.__subclasses__()},
+}

@@ -1,0 +1,1 @@
+"""The service layer: what the CLI commands do, testable without the CLI."""

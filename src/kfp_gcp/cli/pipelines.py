@@ -167,9 +167,10 @@ def _run_summary(result: LocalRun) -> Group:
     metrics = Table("Step", "Metric", "Value", title="Metrics", title_justify="left")
     for metric in result.metrics:
         metrics.add_row(metric.step, metric.name, str(metric.value))
-    artifacts = Table("Step", "Artifact", "Type", "Path", title="Artifacts", title_justify="left")
+    # Each artifact is the file <run folder>/<step>/<artifact>; --output json gives full paths.
+    artifacts = Table("Step", "Artifact", "Type", title="Artifacts", title_justify="left")
     for artifact in result.artifacts:
-        artifacts.add_row(artifact.step, artifact.name, artifact.type, artifact.path)
+        artifacts.add_row(artifact.step, artifact.name, artifact.type)
     parts: list[Any] = [
         f"Pipeline [bold]{result.pipeline}[/] [{colour}]{result.status}[/] "
         f"in {output.seconds(result.seconds)}",
@@ -181,5 +182,7 @@ def _run_summary(result: LocalRun) -> Group:
         parts.append("Outputs: " + ", ".join(f"{k} = {v}" for k, v in result.outputs.items()))
     if result.artifacts:
         parts.append(artifacts)
-    parts.append(f"Run folder: {result.run_dir or '-'}   Log: {result.log}")
+    parts.append(
+        f"Artifacts: {result.run_dir or '-'}/<step>/<artifact>\nLog: {result.log}"
+    )
     return Group(*parts)

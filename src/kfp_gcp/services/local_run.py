@@ -28,7 +28,8 @@ from kfp_gcp.services.project import Project, relative
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # kfp.local's log lines: "02:43:10.086 - INFO - Executing task 'make'" (kfp 2.17).
-_LOG_PREFIX = r"^\d\d:\d\d:\d\d\.\d{3} - [A-Z]+ - "
+# Not anchored: parallel tasks' indented output can land in front of a log line.
+_LOG_PREFIX = r"\d\d:\d\d:\d\d\.\d{3} - [A-Z]+ - "
 _STARTED = re.compile(_LOG_PREFIX + r"Executing task '(?P<name>[^']+)'")
 _FINISHED = re.compile(_LOG_PREFIX + r"Task '(?P<name>[^']+)' finished with status (?P<status>\w+)")
 
@@ -39,7 +40,7 @@ _TASK_ENV = {"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 @dataclasses.dataclass
 class Step:
     name: str
-    status: str  # running, succeeded or failed
+    status: str  # running, succeeded, failed, or skipped (a condition was false or a step failed)
     seconds: float | None = None
 
 
@@ -104,14 +105,14 @@ class _StepTracker(io.TextIOBase):
         self._log.flush()
 
     def _read(self, line: str) -> None:
-        if started := _STARTED.match(line):
+        if started := _STARTED.search(line):
             name = started["name"]
             same = sum(1 for s in self.steps if s.name.split(" #")[0] == name)
             step = Step(name=f"{name} #{same + 1}" if same else name, status="running")
             self.steps.append(step)
             self._started.setdefault(name, []).append((step, time.monotonic()))
             self._notify(step)
-        elif (finished := _FINISHED.match(line)) and self._started.get(finished["name"]):
+        elif (finished := _FINISHED.search(line)) and self._started.get(finished["name"]):
             step, began = self._started[finished["name"]].pop(0)
             step.seconds = time.monotonic() - began
             step.status = "succeeded" if finished["status"] == "SUCCESS" else "failed"
@@ -169,8 +170,12 @@ def run(
             except Exception as exc:
                 error = _ANSI.sub("", str(exc))
         tracker.write("\n")
-    new_dirs = sorted((p for p in runs_dir.iterdir() if p.is_dir()) - before)
+    new_dirs = sorted({p for p in runs_dir.iterdir() if p.is_dir()} - before)
     run_dir = new_dirs[-1] if new_dirs else None
+    if run_dir:  # keep the log with the artifacts it explains
+        log_path = log_path.replace(run_dir / "kfp-local.log")
+    ran = {step.name.split(" #")[0] for step in tracker.steps}
+    skipped = [Step(name, "skipped") for name in _task_names(pipeline) if name not in ran]
     result = LocalRun(
         pipeline=pipeline.name,
         status="failed" if error else "succeeded",
@@ -179,7 +184,7 @@ def run(
         log=relative(project, log_path),
         run_dir=relative(project, run_dir) if run_dir else None,
         outputs=outputs,
-        steps=tracker.steps,
+        steps=tracker.steps + skipped,
         error=error,
     )
     if run_dir:
@@ -202,6 +207,23 @@ def _plain(value: Any) -> Any:
     if hasattr(value, "path") and hasattr(value, "metadata"):
         return {"path": value.path, "metadata": dict(value.metadata)}
     return value
+
+
+def _task_names(pipeline: Any) -> list[str]:
+    """Every container task of the pipeline, nested conditions and loops included."""
+    spec = pipeline.pipeline_spec
+    names: list[str] = []
+
+    def walk(dag: Any) -> None:
+        for name, task in dag.tasks.items():
+            component = spec.components[task.component_ref.name]
+            if component.WhichOneof("implementation") == "dag":
+                walk(component.dag)
+            elif name not in names:
+                names.append(name)
+
+    walk(spec.root.dag)
+    return names
 
 
 def _artifact_types(pipeline: Any) -> dict[str, dict[str, str]]:

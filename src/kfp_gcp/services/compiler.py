@@ -2,13 +2,49 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
+import re
 import tempfile
 import traceback
 from pathlib import Path
 
+from kfp_gcp.errors import KfpGcpError
 from kfp_gcp.services.project import Project, Source, load, relative
+
+
+# A header line such as "#    candidates: list [Default: [{'a': 1.0, 'b': 2.0}]]".
+_DEFAULT_LINE = re.compile(r"^(#    \S+: \S+ \[Default: )(.*)\]$")
+
+
+def _sorted_keys(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
+
+
+def canonical_header(text: str) -> str:
+    """Sort dict keys in the comment header's defaults.
+
+    kfp writes each default with str() of a protobuf Struct converted to a dict, whose
+    key order changes with the interpreter's hash seed; the spec below is already sorted.
+    """
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not line.startswith("#"):
+            break
+        match = _DEFAULT_LINE.match(line)
+        if match:
+            try:
+                value = ast.literal_eval(match[2])
+            except (ValueError, SyntaxError):
+                continue
+            if isinstance(value, dict | list):
+                lines[i] = f"{match[1]}{_sorted_keys(value)!s}]"
+    return "\n".join(lines)
 
 
 @dataclasses.dataclass
@@ -25,13 +61,17 @@ class CompileResult:
 
 def describe_failure(project: Project, source: Source, exc: BaseException) -> str:
     """`ExcType: message (at file:line)`, pointing at the deepest frame in the repository."""
+    if isinstance(exc, KfpGcpError):  # already names the file
+        return exc.message.removeprefix(f"{relative(project, source.path)}: ")
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f"{relative(project, Path(exc.filename))}:{exc.lineno}"
+        return f"SyntaxError: {exc.msg} (at {where})"
     where = ""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if Path(frame.filename).resolve().is_relative_to(project.root):
             where = f" (at {relative(project, Path(frame.filename))}:{frame.lineno})"
             break
-    message = str(getattr(exc, "message", None) or exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {message}{where}"
+    return f"{type(exc).__name__}: {exc}{where}"
 
 
 def compile_one(project: Project, source: Source, out_dir: Path) -> CompileResult:
@@ -47,6 +87,8 @@ def compile_one(project: Project, source: Source, out_dir: Path) -> CompileResul
         os.close(fd)
         try:
             compiler.Compiler().compile(pipeline, package_path=tmp)
+            text = Path(tmp).read_text(encoding="utf-8")
+            Path(tmp).write_text(canonical_header(text), encoding="utf-8")
             os.replace(tmp, target)
         finally:
             if os.path.exists(tmp):

@@ -1,0 +1,47 @@
+# The documented entry points. Needs only Python 3.11+ and access to PyPI:
+# uv is installed from PyPI into .tools/ when it is not on PATH, and uv never downloads a Python.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON ?= $(PYTHON)
+
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+RUN := $(UV) run --locked --quiet
+
+.PHONY: help sync demo test lint format catalog compile clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+sync: $(UV) ## Install the project and its tools into .venv from uv.lock
+	$(UV) sync --locked --quiet
+
+demo: sync ## Run the training pipeline on this machine (kfp.local) and print the run
+	$(RUN) kfp-gcp pipelines run training --local
+
+test: sync ## Run the test suite
+	$(RUN) pytest
+
+lint: sync ## ruff check, ruff format --check, mypy
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy
+
+format: sync ## Fix what ruff can fix
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+compile: sync ## Compile every pipeline into build/pipelines
+	$(RUN) kfp-gcp pipelines compile
+
+catalog: sync ## Regenerate docs/catalog.md
+	$(RUN) kfp-gcp components catalog
+
+clean: ## Remove build outputs and local runs
+	rm -rf build

@@ -33,7 +33,6 @@ _LOG_PREFIX = r"\d\d:\d\d:\d\d\.\d{3} - [A-Z]+ - "
 _STARTED = re.compile(_LOG_PREFIX + r"Executing task '(?P<name>[^']+)'")
 _FINISHED = re.compile(_LOG_PREFIX + r"Task '(?P<name>[^']+)' finished with status (?P<status>\w+)")
 
-# Environment for the task subprocesses: resolve pins from what is installed, never download.
 _TASK_ENV = {"PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
 
 
@@ -124,9 +123,10 @@ class _StepTracker(io.TextIOBase):
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
+def task_environment() -> Iterator[None]:
+    """Environment for task subprocesses: resolve pins from what is installed, never download."""
+    saved = {k: os.environ.get(k) for k in _TASK_ENV}
+    os.environ.update(_TASK_ENV)
     try:
         yield
     finally:
@@ -137,6 +137,17 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+def init_local(pipeline_root: Path) -> None:
+    """Point kfp.local at `pipeline_root`, running tasks in this Python's environment."""
+    from kfp import local
+
+    local.init(
+        runner=local.SubprocessRunner(use_venv=False),
+        pipeline_root=str(pipeline_root),
+        raise_on_error=True,
+    )
+
+
 def run(
     project: Project,
     pipeline: Any,
@@ -144,23 +155,17 @@ def run(
     listener: StepListener | None = None,
 ) -> LocalRun:
     """Run `pipeline` (a loaded @dsl.pipeline) with already validated `arguments`."""
-    from kfp import local
-
     runs_dir = project.runs_dir
     runs_dir.mkdir(parents=True, exist_ok=True)
     log_path = runs_dir / f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     before = {p for p in runs_dir.iterdir() if p.is_dir()}
-    local.init(
-        runner=local.SubprocessRunner(use_venv=False),
-        pipeline_root=str(runs_dir),
-        raise_on_error=True,
-    )
+    init_local(runs_dir)
     began = time.monotonic()
     error = None
     outputs: dict[str, Any] = {}
     with (
         log_path.open("w", encoding="utf-8") as log,
-        _environment(_TASK_ENV),
+        task_environment(),
     ):
         tracker = _StepTracker(log, listener)  # type: ignore[arg-type]
         with contextlib.redirect_stdout(tracker):

@@ -10,7 +10,7 @@ export UV_PYTHON ?= $(PYTHON)
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --locked --quiet
 
-.PHONY: help sync demo test lint format catalog compile clean
+.PHONY: help sync demo test lint format catalog compile bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ compile: sync ## Compile every pipeline into build/pipelines
 
 catalog: sync ## Regenerate docs/catalog.md
 	$(RUN) kfp-gcp components catalog
+
+bench: sync ## Measure CLI start-up times (kfp-gcp --help and friends)
+	$(RUN) python benchmarks/cli_startup.py
 
 clean: ## Remove build outputs and local runs
 	rm -rf build

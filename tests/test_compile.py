@@ -56,8 +56,17 @@ def test_separate_processes_with_different_hash_seeds_give_identical_yaml(repo, 
     for seed in ("1", "2"):
         out = tmp_path / seed
         subprocess.run(
-            [sys.executable, "-m", "kfp_gcp", "--project-dir", str(repo.root), "pipelines",
-             "compile", "--out-dir", str(out)],
+            [
+                sys.executable,
+                "-m",
+                "kfp_gcp",
+                "--project-dir",
+                str(repo.root),
+                "pipelines",
+                "compile",
+                "--out-dir",
+                str(out),
+            ],
             check=True,
             env={**os.environ, "PYTHONHASHSEED": seed},
             capture_output=True,
@@ -118,9 +127,7 @@ def test_a_failed_compile_removes_the_stale_yaml(make_project):
 
 def test_cli_compile_exits_with_the_compile_error_code_and_names_the_file(make_project):
     project = make_project(pipelines={"a_good": GOOD, "b_syntax": SYNTAX_ERROR})
-    result = CliRunner().invoke(
-        app, ["--project-dir", str(project.root), "pipelines", "compile"]
-    )
+    result = CliRunner().invoke(app, ["--project-dir", str(project.root), "pipelines", "compile"])
     assert result.exit_code == CompileError.exit_code
     assert "pipelines/b_syntax/pipeline.py" in result.stderr
     assert "1 of 2 pipelines failed" in result.stderr
@@ -130,8 +137,17 @@ def test_cli_compile_exits_with_the_compile_error_code_and_names_the_file(make_p
 def test_cli_compile_only_the_named_pipelines(repo, tmp_path):
     result = CliRunner().invoke(
         app,
-        ["--project-dir", str(repo.root), "-o", "json", "pipelines", "compile", "training",
-         "--out-dir", str(tmp_path)],
+        [
+            "--project-dir",
+            str(repo.root),
+            "-o",
+            "json",
+            "pipelines",
+            "compile",
+            "training",
+            "--out-dir",
+            str(tmp_path),
+        ],
     )
     assert result.exit_code == 0, result.output
     assert [p.name for p in tmp_path.glob("*.yaml")] == ["training.yaml"]

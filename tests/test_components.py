@@ -1,15 +1,13 @@
 """Each component on tiny data, through kfp.local as on a laptop, plus direct calls of the
 Python functions for the input checks (a task through kfp.local costs ~5 s here)."""
 
-
 import importlib.metadata
 import re
+from typing import NamedTuple
 
 import joblib
 import pandas as pd
 import pytest
-from typing import NamedTuple
-
 from kfp.dsl import ClassificationMetrics, Dataset, Metrics, Model
 
 from kfp_gcp.services.local_run import init_local, task_environment
@@ -167,9 +165,7 @@ def test_train_rejects_an_unknown_algorithm(components, chain, tmp_path):
         )
 
 
-def test_select_best_prefers_the_higher_accuracy_then_the_earlier_candidate(
-    components, tmp_path
-):
+def test_select_best_prefers_the_higher_accuracy_then_the_earlier_candidate(components, tmp_path):
     candidates = []
     for i in range(3):
         (tmp_path / f"m{i}").write_text(f"model {i}")
@@ -184,9 +180,7 @@ def test_select_best_prefers_the_higher_accuracy_then_the_earlier_candidate(
     assert (tmp_path / "best").read_text() == "model 1"
     assert best.metadata == {"index": 1, "accuracy": 0.9, "candidates": 3}
     with pytest.raises(ValueError, match="2 models and 1 accuracies"):
-        components["select_best"].python_func(
-            models=candidates[:2], accuracies=[0.5], best=best
-        )
+        components["select_best"].python_func(models=candidates[:2], accuracies=[0.5], best=best)
 
 
 # What the cluster gets.

@@ -1,5 +1,3 @@
-from typing import List
-
 from kfp import dsl
 from kfp.dsl import Input, Model, Output
 
@@ -8,8 +6,8 @@ from components.runtime import PYTHON_IMAGE
 
 @dsl.component(base_image=PYTHON_IMAGE)
 def select_best(
-    models: Input[List[Model]],
-    accuracies: List[float],
+    models: Input[list[Model]],
+    accuracies: list[float],
     best: Output[Model],
 ) -> float:
     """Pick the most accurate of several candidate models (the fan-in of a sweep).

@@ -1,5 +1,3 @@
-from typing import List
-
 from kfp import dsl
 
 from components.evaluate_model.component import evaluate_model
@@ -23,14 +21,12 @@ DEFAULT_CANDIDATES = [
 )
 def sweep(
     dataset: str = "wine",
-    candidates: List[dict] = DEFAULT_CANDIDATES,  # noqa: B006 (a pipeline default, never mutated)
+    candidates: list[dict] = DEFAULT_CANDIDATES,
     test_fraction: float = 0.25,
     seed: int = 42,
 ) -> float:
     data = load_dataset(name=dataset)
-    split = split_dataset(
-        dataset=data.outputs["dataset"], test_fraction=test_fraction, seed=seed
-    )
+    split = split_dataset(dataset=data.outputs["dataset"], test_fraction=test_fraction, seed=seed)
     with dsl.ParallelFor(candidates, parallelism=4, name="candidates") as candidate:
         trained = train_model(
             train=split.outputs["train"],

@@ -23,9 +23,7 @@ def training(
     seed: int = 42,
 ) -> float:
     data = load_dataset(name=dataset)
-    split = split_dataset(
-        dataset=data.outputs["dataset"], test_fraction=test_fraction, seed=seed
-    )
+    split = split_dataset(dataset=data.outputs["dataset"], test_fraction=test_fraction, seed=seed)
     trained = train_model(
         train=split.outputs["train"],
         algorithm=algorithm,
@@ -35,7 +33,9 @@ def training(
         seed=seed,
     )
     evaluation = evaluate_model(model=trained.outputs["model"], test=split.outputs["test"])
-    with dsl.If(evaluation.outputs["Output"] >= accuracy_threshold, name="accuracy-clears-threshold"):
+    with dsl.If(
+        evaluation.outputs["Output"] >= accuracy_threshold, name="accuracy-clears-threshold"
+    ):
         export_model(
             model=trained.outputs["model"],
             accuracy=evaluation.outputs["Output"],

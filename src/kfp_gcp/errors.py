@@ -58,7 +58,7 @@ INTERNAL_ERROR_EXIT_CODE = 1
 # Documented in docs/cli.md; a test keeps the two in step.
 EXIT_CODES: dict[str, int] = {
     "success": 0,
-    "internal error (a bug: rerun with --debug and report it)": INTERNAL_ERROR_EXIT_CODE,
-    "usage error (unknown command or option)": 2,
+    "internal error": INTERNAL_ERROR_EXIT_CODE,
+    "usage error": 2,  # click's own code for an unknown command, option or value
     **{cls.label: cls.exit_code for cls in KfpGcpError.__subclasses__()},
 }

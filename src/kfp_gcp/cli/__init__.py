@@ -47,9 +47,7 @@ def report(exc: Exception, debug: bool) -> int:
         if exc.hint:
             output.stderr.print(f"[dim]hint:[/] {exc.hint}", soft_wrap=True)
         return exc.exit_code
-    output.stderr.print(
-        f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True
-    )
+    output.stderr.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}", soft_wrap=True)
     if not debug:
         output.stderr.print("[dim]hint:[/] rerun with --debug for the traceback, and report it")
     return INTERNAL_ERROR_EXIT_CODE

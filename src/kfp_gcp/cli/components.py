@@ -57,6 +57,4 @@ def write_catalog(
     if current != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    output.stderr.print(
-        f"{'wrote' if current != text else 'unchanged:'} {catalog.CATALOG_PATH}"
-    )
+    output.stderr.print(f"{'wrote' if current != text else 'unchanged:'} {catalog.CATALOG_PATH}")

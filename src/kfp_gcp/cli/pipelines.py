@@ -182,7 +182,5 @@ def _run_summary(result: LocalRun) -> Group:
         parts.append("Outputs: " + ", ".join(f"{k} = {v}" for k, v in result.outputs.items()))
     if result.artifacts:
         parts.append(artifacts)
-    parts.append(
-        f"Artifacts: {result.run_dir or '-'}/<step>/<artifact>\nLog: {result.log}"
-    )
+    parts.append(f"Artifacts: {result.run_dir or '-'}/<step>/<artifact>\nLog: {result.log}")
     return Group(*parts)

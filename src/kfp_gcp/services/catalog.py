@@ -12,7 +12,14 @@ from kfp_gcp.services.compiler import describe_failure
 from kfp_gcp.services.project import Project, Source, discover, load, relative
 
 CATALOG_PATH = "docs/catalog.md"
-_SCALAR_NAMES = {"String": "str", "Integer": "int", "Float": "float", "Boolean": "bool"}
+_SCALAR_NAMES = {
+    "string": "str",
+    "integer": "int",
+    "float": "float",
+    "boolean": "bool",
+    "dict": "dict",
+    "list": "list",
+}
 
 
 @dataclasses.dataclass
@@ -38,11 +45,15 @@ class ComponentInfo:
 
 
 def type_name(kfp_type: str, is_list: bool = False) -> str:
-    """'system.Model@0.0.1' -> 'Model', 'typing.List[float]' -> 'List[float]', 'Integer' -> 'int'."""
+    """A Python-style name for a KFP type: 'system.Model@0.0.1' -> 'Model',
+    'typing.List[float]' and 'List[Float]' -> 'List[float]', 'Integer' -> 'int'."""
     name = kfp_type.removeprefix("typing.")
-    name = _SCALAR_NAMES.get(name, name)
+    if inner := re.fullmatch(r"(?i:list)\[(.*)\]", name):
+        return f"List[{type_name(inner[1])}]"
     if name.startswith("system."):
         name = name.removeprefix("system.").split("@")[0]
+    else:
+        name = _SCALAR_NAMES.get(name.lower(), name)
     return f"List[{name}]" if is_list else name
 
 
@@ -174,5 +185,7 @@ def render(infos: list[ComponentInfo]) -> str:
             for p in info.inputs
         ]
         lines += ["", "| Output | Type | Description |", "| --- | --- | --- |"]
-        lines += [f"| `{p.name}` | {_cell(p.type)} | {_cell(p.description)} |" for p in info.outputs]
+        lines += [
+            f"| `{p.name}` | {_cell(p.type)} | {_cell(p.description)} |" for p in info.outputs
+        ]
     return "\n".join(lines) + "\n"

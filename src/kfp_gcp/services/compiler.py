@@ -13,7 +13,6 @@ from pathlib import Path
 from kfp_gcp.errors import KfpGcpError
 from kfp_gcp.services.project import Project, Source, load, relative
 
-
 # A header line such as "#    candidates: list [Default: [{'a': 1.0, 'b': 2.0}]]".
 _DEFAULT_LINE = re.compile(r"^(#    \S+: \S+ \[Default: )(.*)\]$")
 

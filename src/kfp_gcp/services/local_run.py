@@ -167,7 +167,7 @@ def run(
         log_path.open("w", encoding="utf-8") as log,
         task_environment(),
     ):
-        tracker = _StepTracker(log, listener)  # type: ignore[arg-type]
+        tracker = _StepTracker(log, listener)
         with contextlib.redirect_stdout(tracker):
             try:
                 task = pipeline(**arguments)

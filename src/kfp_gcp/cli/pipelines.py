@@ -14,11 +14,12 @@ from kfp_gcp.errors import CompileError, ConfigError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.local_run import LocalRun, Step
+    from kfp_gcp.services.project import Project
 
 app = typer.Typer(help="List, compile and run pipelines.", no_args_is_help=True)
 
 
-def _project(ctx: typer.Context) -> Any:
+def _project(ctx: typer.Context) -> Project:
     from kfp_gcp.services.project import find_project
 
     return find_project(ctx.obj.project_dir)
@@ -130,7 +131,15 @@ def run_pipeline(
         ),
     ] = None,
 ) -> None:
-    """Run a pipeline and print its steps, metrics, outputs and artifacts."""
+    """Run a pipeline and print its steps, metrics, outputs and artifacts.
+
+    Examples:
+
+    kfp-gcp pipelines run training --local -p dataset=wine -p accuracy_threshold=0.95
+
+    kfp-gcp -o json pipelines run sweep --local -p 'candidates=[{"algorithm": "random_forest",
+    "n_estimators": 20, "max_depth": 3, "regularization": 1.0}]'
+    """
     from kfp_gcp.services import local_run, params
     from kfp_gcp.services.project import load, select
 

@@ -1,0 +1,1 @@
+# No resources: this module only types and validates the outputs contract.

@@ -1,0 +1,4 @@
+output "platform" {
+  description = "The validated contract, unchanged."
+  value       = var.platform
+}

@@ -53,6 +53,13 @@ class PrerequisiteError(KfpGcpError):
     label = "missing prerequisite"
 
 
+class DestroyBlocked(KfpGcpError):
+    """A Terraform plan would delete or replace data that nobody allowed it to."""
+
+    exit_code = 8
+    label = "destroy blocked"
+
+
 INTERNAL_ERROR_EXIT_CODE = 1
 
 # Documented in docs/cli.md; a test keeps the two in step.

@@ -101,10 +101,11 @@ def _global_options(
 
 
 def _register() -> None:
-    from kfp_gcp.cli import components, pipelines
+    from kfp_gcp.cli import components, infra, pipelines
 
     app.add_typer(pipelines.app, name="pipelines")
     app.add_typer(components.app, name="components")
+    app.add_typer(infra.app, name="infra")
 
 
 _register()

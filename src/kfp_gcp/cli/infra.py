@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Group
 from rich.table import Table
 
 from kfp_gcp import output
@@ -102,6 +103,44 @@ def outputs(ctx: typer.Context, env: EnvOption) -> None:
         return t
 
     output.emit(ctx.obj, platform.model_dump(), table)
+
+
+@app.command("cost")
+def cost(
+    ctx: typer.Context,
+    env: EnvOption,
+    artifact_gb: Annotated[
+        float, typer.Option("--artifact-gb", help="Stored artifacts to assume, in GB.", min=0)
+    ] = 50,
+) -> None:
+    """Estimate an environment's monthly cost when idle, from terraform/prices.yaml.
+
+    Reads the environment's terraform.tfvars.json: node pools at their minimum size,
+    the Cloud SQL tier and HA, the load balancer when a domain is set. Prints each line
+    with its basis, the total, and the assumptions.
+    """
+    from kfp_gcp.services import cost as costs
+
+    project = _project(ctx)
+    estimate = costs.estimate(
+        costs.load_prices(project), costs.load_sizing(project, env), env, artifact_gb
+    )
+
+    def table() -> Group:
+        t = Table(
+            "Item",
+            "Basis",
+            f"{estimate.currency}/month",
+            title=f"{env}: idle cost (prices as of {estimate.prices_as_of})",
+        )
+        for line in estimate.lines:
+            t.add_row(line.item, line.basis, f"{line.monthly:,.2f}")
+        t.add_section()
+        t.add_row("[bold]Total[/]", "", f"[bold]{estimate.monthly_total:,.2f}[/]")
+        notes = "\n".join(f"- {a}" for a in estimate.assumptions)
+        return Group(t, f"Assumptions:\n{notes}")
+
+    output.emit(ctx.obj, estimate, table)
 
 
 @app.command("guard")

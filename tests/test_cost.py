@@ -158,7 +158,7 @@ def test_cli_cost_for_every_environment(repo):
         assert result.exit_code == 0, result.output
         report = json.loads(result.stdout)
         assert report["monthly_total"] == pytest.approx(
-            sum(l["monthly"] for l in report["lines"]), abs=0.05
+            sum(line["monthly"] for line in report["lines"]), abs=0.05
         )
         totals[env] = report["monthly_total"]
     assert totals["dev"] < totals["prod"]  # dev is the small, cheap one

@@ -61,7 +61,8 @@ def test_validate(root):
         f"{d['severity']}: {d['summary']}: {d.get('detail', '')}"
         for d in report.get("diagnostics", [])
     ]
-    assert done.returncode == 0 and report.get("valid"), "\n".join(problems) or done.stderr
+    assert done.returncode == 0, "\n".join(problems) or done.stderr
+    assert report.get("valid"), done.stdout
     # Deprecated arguments are removed in provider 7.0 (decisions.md): warnings fail too.
     assert not problems, "\n".join(problems)
 
@@ -71,7 +72,8 @@ def test_terraform_test_files_pass(root):
     done = tf_offline("test", str(root.relative_to(REPO)))
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     summary = re.search(r"Success! (\d+) passed, 0 failed", done.stdout)
-    assert summary and int(summary[1]) > 0, done.stdout[-2000:]
+    assert summary, done.stdout[-2000:]
+    assert int(summary[1]) > 0
 
 
 def test_every_module_and_root_has_tests_and_a_readme():

@@ -101,9 +101,13 @@ def test_provider_constraints_and_terraform_version():
 
 
 def test_no_basic_roles_anywhere():
+    # A basic role may only appear in a denylist (`contains([...], role)` in a validation).
     for path in TERRAFORM.rglob("*.tf"):
-        for role in BASIC_ROLES:
-            assert f'"{role}"' not in path.read_text(), f"{path}: {role}"
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if "contains(" in line:
+                continue
+            for role in BASIC_ROLES:
+                assert f'"{role}"' not in line, f"{path}:{number}: {role}"
 
 
 def test_no_ungated_data_sources():
@@ -128,7 +132,6 @@ def test_checkov_reports_no_failed_checks():
             "--skip-download",
             "--output",
             "json",
-            "--quiet",
         ],
         cwd=REPO,
         capture_output=True,
@@ -152,3 +155,9 @@ def test_checkov_reports_no_failed_checks():
     }
     missing = sorted(s for s in skipped if s not in documented)
     assert not missing, f"skips not listed in terraform/README.md: {missing}"
+    # Every inline skip carries a reason (checkov:skip=ID:reason).
+    for path in TERRAFORM.rglob("*.tf"):
+        for line in path.read_text().splitlines():
+            if "checkov:skip=" in line:
+                reason = line.split("checkov:skip=", 1)[1].partition(":")[2].strip()
+                assert len(reason) > 20, f"{path}: skip without a real reason: {line.strip()}"

@@ -101,11 +101,15 @@ class _NodePool(_Loose):
 
 class _Cluster(_Loose):
     location: str
+    # Required here although the gke module has default pools: the estimate prices what
+    # the environment says, not defaults it would have to copy.
     node_pools: dict[str, _NodePool]
 
 
 class _Database(_Loose):
-    tier: str
+    """Defaults as in terraform/modules/platform."""
+
+    tier: str = "db-custom-1-3840"
     ha: bool = False
     disk_size_gb: int = 10
 
@@ -121,7 +125,7 @@ class _StorageSettings(_Loose):
 class Sizing(_Loose):
     region: str
     cluster: _Cluster
-    cloudsql: _Database
+    cloudsql: _Database = Field(default_factory=_Database)
     ingress: _Ingress = Field(default_factory=_Ingress)
     storage: _StorageSettings = Field(default_factory=_StorageSettings)
 
@@ -160,7 +164,8 @@ def load_prices(project: Project) -> Prices:
 def load_sizing(project: Project, env: str) -> Sizing:
     path = environment_dir(project, env) / SETTINGS_FILE
     try:
-        return Sizing.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        settings = json.loads(path.read_text(encoding="utf-8")).get("settings")
+        return Sizing.model_validate(settings)
     except FileNotFoundError:
         raise ConfigError(
             f"{relative(project, path)} is missing",

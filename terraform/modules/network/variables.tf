@@ -4,7 +4,7 @@ variable "control_plane_cidr" {
   nullable    = false
 
   validation {
-    condition     = can(cidrhost(var.control_plane_cidr, 0)) && endswith(var.control_plane_cidr, "/28") && try(cidrhost(var.control_plane_cidr, 0) == split("/", var.control_plane_cidr)[0], false)
+    condition     = can(cidrhost(var.control_plane_cidr, 0)) && !strcontains(var.control_plane_cidr, ":") && endswith(var.control_plane_cidr, "/28") && try(cidrhost(var.control_plane_cidr, 0) == split("/", var.control_plane_cidr)[0], false)
     error_message = "control_plane_cidr must be an IPv4 /28 that starts on its network address, such as \"172.16.0.0/28\" (GKE requires a /28 for a private control plane)."
   }
 }
@@ -78,7 +78,7 @@ variable "psa_range" {
 
   validation {
     condition = var.psa_range == null || try(
-      cidrhost(var.psa_range, 0) == split("/", var.psa_range)[0] &&
+      cidrhost(var.psa_range, 0) == split("/", var.psa_range)[0] && !strcontains(var.psa_range, ":") &&
       tonumber(split("/", var.psa_range)[1]) >= 8 &&
       tonumber(split("/", var.psa_range)[1]) <= 24,
       false
@@ -101,14 +101,14 @@ variable "region" {
 variable "subnet" {
   description = "The cluster subnet: its primary range (nodes), and the secondary ranges for pods and services. The ranges must not overlap each other, psa_range or control_plane_cidr."
   type = object({
-    cidr          = optional(string, "10.10.0.0/20")
-    pods_cidr     = optional(string, "10.20.0.0/16")
-    services_cidr = optional(string, "10.30.0.0/20")
+    cidr = optional(string, "10.10.0.0/20")
     flow_logs = optional(object({
       aggregation_interval = optional(string, "INTERVAL_5_SEC")
       flow_sampling        = optional(number, 0.5)
       metadata             = optional(string, "INCLUDE_ALL_METADATA")
     }), {})
+    pods_cidr     = optional(string, "10.20.0.0/16")
+    services_cidr = optional(string, "10.30.0.0/20")
   })
   default  = {}
   nullable = false

@@ -1,0 +1,86 @@
+output "ci_apply_principals" {
+  description = "The exact Workload Identity principals (one OIDC subject per GitHub environment) that may act as the CI apply service account."
+  value       = local.apply_principals
+}
+
+output "ci_apply_service_account_email" {
+  description = "Email of the CI apply service account (google-github-actions/auth service_account in apply jobs; modules/ingress ci_apply_service_account_email). Known once its roles and bindings exist."
+  value       = google_service_account.ci_apply.email
+
+  depends_on = [
+    google_billing_account_iam_member.ci_apply,
+    google_project_iam_member.ci_apply,
+    google_project_iam_member.ci_apply_iam_admin,
+    google_service_account_iam_member.ci_apply_wif,
+    google_storage_bucket_iam_member.state_apply,
+  ]
+}
+
+output "ci_plan_principals" {
+  description = "The exact Workload Identity principals that may act as the CI plan service account (by default only pull_request jobs)."
+  value       = local.plan_principals
+}
+
+output "ci_plan_service_account_email" {
+  description = "Email of the CI plan service account (google-github-actions/auth service_account in plan jobs). Known once its roles and bindings exist."
+  value       = google_service_account.ci_plan.email
+
+  depends_on = [
+    google_billing_account_iam_member.ci_plan,
+    google_project_iam_member.ci_plan,
+    google_project_iam_member.ci_plan_reader,
+    google_service_account_iam_member.ci_plan_wif,
+    google_storage_bucket_iam_member.state_plan,
+  ]
+}
+
+output "github_variables" {
+  description = "Suggested GitHub Actions repository variables (Settings > Secrets and variables > Actions > Variables). None of them is secret."
+  value = {
+    GCP_CI_APPLY_SERVICE_ACCOUNT   = google_service_account.ci_apply.email
+    GCP_CI_PLAN_SERVICE_ACCOUNT    = google_service_account.ci_plan.email
+    GCP_PROJECT_ID                 = var.project_id
+    GCP_PROJECT_NUMBER             = var.project_number
+    GCP_WORKLOAD_IDENTITY_PROVIDER = "${local.pool_name}/providers/${local.provider_id}"
+    TF_STATE_BUCKET                = google_storage_bucket.state.name
+  }
+
+  depends_on = [
+    google_iam_workload_identity_pool_provider.github,
+    google_project_iam_member.ci_apply,
+    google_project_iam_member.ci_plan,
+    google_service_account_iam_member.ci_apply_wif,
+    google_service_account_iam_member.ci_plan_wif,
+  ]
+}
+
+output "project_id" {
+  description = "The bootstrapped project's id."
+  value       = var.project_id
+}
+
+output "project_number" {
+  description = "The bootstrapped project's number."
+  value       = var.project_number
+}
+
+output "state_bucket" {
+  description = "Name of the Terraform state bucket (backend \"gcs\" bucket of the bootstrap and of every environment)."
+  value       = google_storage_bucket.state.name
+
+  depends_on = [google_storage_bucket_iam_member.state_apply, google_storage_bucket_iam_member.state_plan]
+}
+
+output "workload_identity_pool" {
+  description = "Full resource name of the Workload Identity pool: projects/<number>/locations/global/workloadIdentityPools/<pool>."
+  value       = local.pool_name
+
+  depends_on = [google_iam_workload_identity_pool.github]
+}
+
+output "workload_identity_provider" {
+  description = "Full resource name of the GitHub provider, for google-github-actions/auth workload_identity_provider: projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>."
+  value       = "${local.pool_name}/providers/${local.provider_id}"
+
+  depends_on = [google_iam_workload_identity_pool_provider.github]
+}

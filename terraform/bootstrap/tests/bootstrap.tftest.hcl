@@ -1,0 +1,475 @@
+# Offline: google is mocked (tf-offline); plan-only runs (the state bucket has
+# prevent_destroy). The service accounts' computed attributes are pinned so members and
+# bindings are known at plan time.
+mock_provider "google" {}
+
+override_resource {
+  target          = google_service_account.ci_plan
+  override_during = plan
+  values = {
+    email  = "kfp-ci-plan@demo-project.iam.gserviceaccount.com"
+    member = "serviceAccount:kfp-ci-plan@demo-project.iam.gserviceaccount.com"
+    name   = "projects/demo-project/serviceAccounts/kfp-ci-plan@demo-project.iam.gserviceaccount.com"
+  }
+}
+
+override_resource {
+  target          = google_service_account.ci_apply
+  override_during = plan
+  values = {
+    email  = "kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+    member = "serviceAccount:kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+    name   = "projects/demo-project/serviceAccounts/kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+  }
+}
+
+override_resource {
+  target          = google_project_iam_custom_role.ci_plan
+  override_during = plan
+  values = {
+    name = "projects/demo-project/roles/kfp_ci_plan_reader"
+  }
+}
+
+variables {
+  prefix               = "kfp"
+  project_id           = "demo-project"
+  project_number       = "123456789012"
+  github_repository    = "example-org/kfp-platform"
+  github_repository_id = "123456789"
+  state_bucket = {
+    location = "EU"
+  }
+}
+
+run "workload_identity_is_pinned" {
+  command = plan
+
+  assert {
+    condition     = google_iam_workload_identity_pool_provider.github.oidc[0].issuer_uri == "https://token.actions.githubusercontent.com"
+    error_message = "the provider must trust GitHub's issuer only"
+  }
+
+  # Exactly the repository id and the bound subjects: nothing broader (no owner-wide or
+  # name-based condition, no wildcard).
+  assert {
+    condition     = google_iam_workload_identity_pool_provider.github.attribute_condition == "assertion.repository_id == '123456789' && (assertion.sub == 'repo:example-org/kfp-platform:environment:dev' || assertion.sub == 'repo:example-org/kfp-platform:environment:prod' || assertion.sub == 'repo:example-org/kfp-platform:pull_request')"
+    error_message = "attribute_condition is ${google_iam_workload_identity_pool_provider.github.attribute_condition}"
+  }
+
+  assert {
+    condition     = !strcontains(google_iam_workload_identity_pool_provider.github.attribute_condition, "*") && !strcontains(google_iam_workload_identity_pool_provider.github.attribute_condition, "startsWith")
+    error_message = "attribute_condition must not use wildcards or prefixes"
+  }
+
+  assert {
+    condition = google_iam_workload_identity_pool_provider.github.attribute_mapping == tomap({
+      "google.subject"                = "assertion.sub"
+      "attribute.environment"         = "assertion.environment"
+      "attribute.event_name"          = "assertion.event_name"
+      "attribute.ref"                 = "assertion.ref"
+      "attribute.repository"          = "assertion.repository"
+      "attribute.repository_id"       = "assertion.repository_id"
+      "attribute.repository_owner_id" = "assertion.repository_owner_id"
+    })
+    error_message = "attribute_mapping must map the subject and the repository, owner, environment, ref and event claims"
+  }
+
+  assert {
+    condition     = google_iam_workload_identity_pool.github.workload_identity_pool_id == "kfp-github" && google_iam_workload_identity_pool_provider.github.workload_identity_pool_provider_id == "github"
+    error_message = "pool and provider ids must come from the prefix"
+  }
+
+  assert {
+    condition     = output.workload_identity_provider == "projects/123456789012/locations/global/workloadIdentityPools/kfp-github/providers/github"
+    error_message = "workload_identity_provider is ${output.workload_identity_provider}"
+  }
+}
+
+run "apply_identity_only_from_environments" {
+  command = plan
+
+  assert {
+    condition = toset([for b in google_service_account_iam_member.ci_apply_wif : b.member]) == toset([
+      "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/kfp-github/subject/repo:example-org/kfp-platform:environment:dev",
+      "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/kfp-github/subject/repo:example-org/kfp-platform:environment:prod",
+    ])
+    error_message = "the apply service account must be bound to exactly the environment subjects"
+  }
+
+  assert {
+    condition = alltrue([
+      for b in google_service_account_iam_member.ci_apply_wif :
+      b.role == "roles/iam.workloadIdentityUser" && b.service_account_id == "projects/demo-project/serviceAccounts/kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+    ])
+    error_message = "the apply bindings must be workloadIdentityUser on the apply service account"
+  }
+
+  assert {
+    condition = [for b in google_service_account_iam_member.ci_plan_wif : b.member] == [
+      "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/kfp-github/subject/repo:example-org/kfp-platform:pull_request",
+    ]
+    error_message = "the plan service account must be bound to the pull_request subject only"
+  }
+
+  assert {
+    condition = alltrue([
+      for b in concat(values(google_service_account_iam_member.ci_plan_wif), values(google_service_account_iam_member.ci_apply_wif)) :
+      startswith(b.member, "principal://") && !strcontains(b.member, "principalSet")
+    ])
+    error_message = "CI bindings must name single principals, never principal sets"
+  }
+
+  assert {
+    condition     = google_service_account.ci_plan.account_id == "kfp-ci-plan" && google_service_account.ci_apply.account_id == "kfp-ci-apply"
+    error_message = "the CI service accounts must be <prefix>-ci-plan and <prefix>-ci-apply"
+  }
+}
+
+run "plan_identity_is_read_only" {
+  command = plan
+
+  variables {
+    billing_account_id = "012345-6789AB-CDEF01"
+  }
+
+  assert {
+    condition = alltrue([
+      for r in concat(
+        [for b in google_project_iam_member.ci_plan : b.role],
+        [for b in google_billing_account_iam_member.ci_plan : b.role],
+        [google_storage_bucket_iam_member.state_plan.role],
+      ) :
+      !can(regex("(?i)(admin|editor|owner|writer|creator|user|developer)$", r)) && !contains([
+        "roles/owner", "roles/editor", "roles/viewer",
+        "roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator", "roles/iam.workloadIdentityUser",
+        "roles/storage.objectAdmin", "roles/storage.objectCreator", "roles/storage.objectUser",
+        "roles/secretmanager.secretAccessor", "roles/billing.costsManager",
+      ], r)
+    ])
+    error_message = "the plan identity must hold no role that writes, impersonates or reads secret payloads"
+  }
+
+  assert {
+    condition     = alltrue([for p in google_project_iam_custom_role.ci_plan.permissions : can(regex("\\.(get|list)$", p))])
+    error_message = "the plan custom role may hold only get/list permissions"
+  }
+
+  assert {
+    condition     = google_project_iam_member.ci_plan_reader.role == "projects/demo-project/roles/kfp_ci_plan_reader" && google_project_iam_custom_role.ci_plan.role_id == "kfp_ci_plan_reader"
+    error_message = "the plan identity must hold the custom reader role"
+  }
+
+  assert {
+    condition     = google_storage_bucket_iam_member.state_plan.role == "roles/storage.objectViewer" && google_storage_bucket_iam_member.state_plan.member == "serviceAccount:kfp-ci-plan@demo-project.iam.gserviceaccount.com"
+    error_message = "the plan identity must read the state bucket"
+  }
+
+  assert {
+    condition     = google_billing_account_iam_member.ci_plan[0].role == "roles/billing.viewer" && google_billing_account_iam_member.ci_apply[0].role == "roles/billing.costsManager"
+    error_message = "budget access on the billing account: viewer for plan, costsManager for apply"
+  }
+}
+
+run "no_basic_roles_anywhere" {
+  command = plan
+
+  variables {
+    billing_account_id = "012345-6789AB-CDEF01"
+  }
+
+  assert {
+    condition = length(setintersection(toset(concat(
+      [for b in google_project_iam_member.ci_plan : b.role],
+      [for b in google_project_iam_member.ci_apply : b.role],
+      [google_project_iam_member.ci_apply_iam_admin.role, google_project_iam_member.ci_plan_reader.role],
+      [for b in google_billing_account_iam_member.ci_plan : b.role],
+      [for b in google_billing_account_iam_member.ci_apply : b.role],
+      [google_storage_bucket_iam_member.state_plan.role, google_storage_bucket_iam_member.state_apply.role],
+      [for b in google_service_account_iam_member.ci_plan_wif : b.role],
+      [for b in google_service_account_iam_member.ci_apply_wif : b.role],
+      tolist(local.grantable_roles),
+    )), ["roles/owner", "roles/editor", "roles/viewer"])) == 0
+    error_message = "no basic role may be granted or grantable"
+  }
+}
+
+run "apply_identity_roles" {
+  command = plan
+
+  assert {
+    condition = toset([for b in google_project_iam_member.ci_apply : b.role]) == toset([
+      "roles/cloudsql.admin",
+      "roles/compute.networkAdmin",
+      "roles/compute.securityAdmin",
+      "roles/container.admin",
+      "roles/dns.admin",
+      "roles/iam.serviceAccountAdmin",
+      "roles/iam.serviceAccountUser",
+      "roles/monitoring.notificationChannelEditor",
+      "roles/secretmanager.admin",
+      "roles/servicenetworking.networksAdmin",
+      "roles/serviceusage.serviceUsageConsumer",
+      "roles/storage.admin",
+    ])
+    error_message = "the apply identity's unconditional project roles changed: review them"
+  }
+
+  assert {
+    condition     = !contains([for b in google_project_iam_member.ci_apply : b.role], "roles/resourcemanager.projectIamAdmin")
+    error_message = "projectIamAdmin must only be granted with the grant-limiting condition"
+  }
+
+  assert {
+    condition = (
+      google_project_iam_member.ci_apply_iam_admin.role == "roles/resourcemanager.projectIamAdmin" &&
+      length(google_project_iam_member.ci_apply_iam_admin.condition) == 1 &&
+      startswith(google_project_iam_member.ci_apply_iam_admin.condition[0].expression, "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([")
+    )
+    error_message = "projectIamAdmin must be limited by modifiedGrantsByRole"
+  }
+
+  assert {
+    condition = alltrue([
+      for r in ["roles/iap.httpsResourceAccessor", "roles/logging.logWriter", "roles/cloudsql.client"] :
+      strcontains(google_project_iam_member.ci_apply_iam_admin.condition[0].expression, "'${r}'")
+    ])
+    error_message = "the environments' own grants must be grantable"
+  }
+
+  assert {
+    condition = alltrue([
+      for r in ["roles/owner", "roles/editor", "roles/resourcemanager.projectIamAdmin", "roles/iam.", "roles/viewer'"] :
+      !strcontains(google_project_iam_member.ci_apply_iam_admin.condition[0].expression, r)
+    ])
+    error_message = "the apply identity must not be able to grant basic, IAM or IAM-admin roles"
+  }
+
+  assert {
+    condition     = google_storage_bucket_iam_member.state_apply.role == "roles/storage.objectAdmin" && google_storage_bucket_iam_member.state_apply.member == "serviceAccount:kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+    error_message = "the apply identity must write the state bucket"
+  }
+
+  assert {
+    condition     = length(google_billing_account_iam_member.ci_apply) == 0 && length(google_billing_account_iam_member.ci_plan) == 0
+    error_message = "no billing account IAM without billing_account_id"
+  }
+}
+
+run "grantable_roles_are_chunked" {
+  command = plan
+
+  variables {
+    ci = {
+      extra_grantable_roles = ["roles/aiplatform.user", "roles/bigquery.dataViewer"]
+    }
+  }
+
+  assert {
+    condition     = length(split(" || ", google_project_iam_member.ci_apply_iam_admin.condition[0].expression)) == 2
+    error_message = "12 grantable roles must make two hasOnly() lists of at most 10"
+  }
+
+  assert {
+    condition     = strcontains(google_project_iam_member.ci_apply_iam_admin.condition[0].expression, "'roles/aiplatform.user'")
+    error_message = "extra grantable roles must be in the condition"
+  }
+}
+
+run "state_bucket_is_safe" {
+  command = plan
+
+  assert {
+    condition     = google_storage_bucket.state.name == "kfp-demo-project-tfstate" && output.state_bucket == "kfp-demo-project-tfstate"
+    error_message = "the state bucket must default to <prefix>-<project_id>-tfstate"
+  }
+
+  assert {
+    condition     = google_storage_bucket.state.versioning[0].enabled
+    error_message = "state must be versioned"
+  }
+
+  assert {
+    condition     = google_storage_bucket.state.uniform_bucket_level_access && google_storage_bucket.state.public_access_prevention == "enforced"
+    error_message = "state must have uniform access and enforced public access prevention"
+  }
+
+  assert {
+    condition     = google_storage_bucket.state.force_destroy == false
+    error_message = "Terraform must never empty the state bucket"
+  }
+
+  assert {
+    condition     = google_storage_bucket.state.soft_delete_policy[0].retention_duration_seconds == 30 * 86400
+    error_message = "deleted state must stay restorable for 30 days by default"
+  }
+
+  assert {
+    condition = anytrue([
+      for r in google_storage_bucket.state.lifecycle_rule :
+      one(r.action).type == "Delete" && one(r.condition).num_newer_versions == 10 && one(r.condition).with_state == "ARCHIVED"
+    ])
+    error_message = "only noncurrent versions beyond the newest 10 may be deleted"
+  }
+
+  assert {
+    condition     = length(google_storage_bucket.state.lifecycle_rule) == 1
+    error_message = "no other lifecycle rule may delete state"
+  }
+}
+
+run "services_enabled_and_kept" {
+  command = plan
+
+  variables {
+    extra_services = ["aiplatform.googleapis.com"]
+  }
+
+  assert {
+    condition = length(setsubtract([
+      "compute.googleapis.com", "container.googleapis.com", "sqladmin.googleapis.com", "servicenetworking.googleapis.com",
+      "secretmanager.googleapis.com", "iam.googleapis.com", "iamcredentials.googleapis.com", "sts.googleapis.com",
+      "cloudresourcemanager.googleapis.com", "iap.googleapis.com", "dns.googleapis.com", "billingbudgets.googleapis.com",
+      "monitoring.googleapis.com", "logging.googleapis.com", "artifactregistry.googleapis.com", "storage.googleapis.com",
+      "aiplatform.googleapis.com",
+    ], keys(google_project_service.services))) == 0
+    error_message = "a platform API is not enabled"
+  }
+
+  assert {
+    condition     = alltrue([for s in google_project_service.services : s.disable_on_destroy == false])
+    error_message = "APIs must never be disabled on destroy"
+  }
+}
+
+run "owner_id_pinned_when_given" {
+  command = plan
+
+  variables {
+    github_owner_id = "9919"
+    ci = {
+      apply_environments = ["prod"]
+      plan_subjects      = ["pull_request", "ref:refs/heads/main"]
+    }
+  }
+
+  assert {
+    condition     = google_iam_workload_identity_pool_provider.github.attribute_condition == "assertion.repository_id == '123456789' && assertion.repository_owner_id == '9919' && (assertion.sub == 'repo:example-org/kfp-platform:environment:prod' || assertion.sub == 'repo:example-org/kfp-platform:pull_request' || assertion.sub == 'repo:example-org/kfp-platform:ref:refs/heads/main')"
+    error_message = "attribute_condition is ${google_iam_workload_identity_pool_provider.github.attribute_condition}"
+  }
+
+  assert {
+    condition     = keys(output.ci_apply_principals) == ["prod"] && length(google_service_account_iam_member.ci_plan_wif) == 2
+    error_message = "bindings must follow ci.apply_environments and ci.plan_subjects"
+  }
+}
+
+run "rejects_non_numeric_repository_id" {
+  command = plan
+
+  variables {
+    github_repository_id = "example-org/kfp-platform"
+  }
+
+  expect_failures = [var.github_repository_id]
+}
+
+run "rejects_empty_repository_id" {
+  command = plan
+
+  variables {
+    github_repository_id = ""
+  }
+
+  expect_failures = [var.github_repository_id]
+}
+
+run "rejects_repository_url" {
+  command = plan
+
+  variables {
+    github_repository = "https://github.com/example-org/kfp-platform"
+  }
+
+  expect_failures = [var.github_repository]
+}
+
+run "rejects_repository_without_owner" {
+  command = plan
+
+  variables {
+    github_repository = "kfp-platform"
+  }
+
+  expect_failures = [var.github_repository]
+}
+
+run "rejects_wildcard_plan_subject" {
+  command = plan
+
+  variables {
+    ci = { plan_subjects = ["ref:refs/heads/*"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+run "rejects_write_role_for_plan" {
+  command = plan
+
+  variables {
+    ci = { extra_plan_roles = ["roles/storage.objectAdmin"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+run "rejects_basic_role" {
+  command = plan
+
+  variables {
+    ci = { extra_apply_roles = ["roles/editor"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+run "rejects_escalating_grantable_role" {
+  command = plan
+
+  variables {
+    ci = { extra_grantable_roles = ["roles/iam.serviceAccountTokenCreator"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+run "rejects_project_id_as_number" {
+  command = plan
+
+  variables {
+    project_number = "demo-project"
+  }
+
+  expect_failures = [var.project_number]
+}
+
+run "rejects_bad_billing_account_id" {
+  command = plan
+
+  variables {
+    billing_account_id = "0123-4567"
+  }
+
+  expect_failures = [var.billing_account_id]
+}
+
+run "rejects_short_soft_delete" {
+  command = plan
+
+  variables {
+    state_bucket = { location = "EU", soft_delete_days = 0 }
+  }
+
+  expect_failures = [var.state_bucket]
+}

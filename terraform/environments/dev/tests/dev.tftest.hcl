@@ -1,0 +1,51 @@
+# The dev environment as committed (terraform.tfvars.json), planned and applied against
+# mocks, then its outputs passed through the contract module (terraform/contract).
+
+mock_provider "google" {
+  source = "../../mocks"
+}
+
+run "apply" {
+  assert {
+    condition     = module.platform.platform.environment == "dev"
+    error_message = "dev outputs must say environment = dev"
+  }
+  assert {
+    condition     = length(split("-", module.platform.platform.cluster_location)) == 3
+    error_message = "dev's cluster must be zonal (cheaper: one free zonal cluster per billing account)"
+  }
+  assert {
+    condition     = var.settings.cloudsql.ha == false
+    error_message = "dev's database must not pay for HA"
+  }
+  assert {
+    condition     = var.settings.cluster.node_pools.gpu.min_count == 0 && var.settings.cluster.node_pools.gpu.accelerator.count >= 1
+    error_message = "the GPU pool must scale to zero"
+  }
+  assert {
+    condition     = var.settings.cluster.node_pools.cpu.spot == true
+    error_message = "dev's CPU pool runs on Spot"
+  }
+  assert {
+    condition     = module.platform.platform.domain == ""
+    error_message = "dev runs in no-domain mode: no static IP, no IAP"
+  }
+  assert {
+    condition     = module.platform.platform.static_ip_name == "" && module.platform.platform.iap_client_id_secret == ""
+    error_message = "no-domain mode leaves the ingress fields empty"
+  }
+}
+
+run "contract" {
+  command = plan
+  module {
+    source = "../../contract"
+  }
+  variables {
+    platform = run.apply.platform
+  }
+  assert {
+    condition     = output.platform.kfp_namespace == "kubeflow"
+    error_message = "the contract module passes the outputs through"
+  }
+}

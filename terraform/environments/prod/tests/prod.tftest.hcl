@@ -1,0 +1,55 @@
+# The prod environment as committed (terraform.tfvars.json), planned and applied against
+# mocks, then its outputs passed through the contract module (terraform/contract).
+
+mock_provider "google" {
+  source = "../../mocks"
+}
+
+run "apply" {
+  assert {
+    condition     = module.platform.platform.environment == "prod"
+    error_message = "prod outputs must say environment = prod"
+  }
+  assert {
+    condition     = module.platform.platform.cluster_location == "europe-west1"
+    error_message = "prod's cluster must be regional (a replicated control plane)"
+  }
+  assert {
+    condition     = var.settings.cloudsql.ha == true
+    error_message = "prod's database must be HA"
+  }
+  assert {
+    condition     = alltrue([for name, pool in var.settings.cluster.node_pools : !try(pool.spot, false)])
+    error_message = "prod runs no Spot nodes"
+  }
+  assert {
+    condition     = var.settings.cluster.node_pools.gpu.min_count == 0 && var.settings.cluster.node_pools.gpu.accelerator.count >= 1
+    error_message = "the GPU pool must scale to zero"
+  }
+  assert {
+    condition     = module.platform.platform.domain == "kfp.example.com" && module.platform.platform.iap_client_id_secret != ""
+    error_message = "prod serves the UI on its domain behind IAP"
+  }
+  assert {
+    condition     = module.platform.platform.static_ip_name == "kfpprod-kfp-ui"
+    error_message = "the contract carries the static IP's name for the Ingress annotation"
+  }
+  assert {
+    condition     = startswith(module.platform.platform.pipeline_root, "gs://acme-ml-prod-kfpprod-artifacts/")
+    error_message = "the pipeline root lives in prod's artifact bucket"
+  }
+}
+
+run "contract" {
+  command = plan
+  module {
+    source = "../../contract"
+  }
+  variables {
+    platform = run.apply.platform
+  }
+  assert {
+    condition     = output.platform.service_accounts.ui != ""
+    error_message = "the contract module passes the outputs through"
+  }
+}

@@ -1,0 +1,110 @@
+locals {
+  labels    = merge({ environment = var.settings.environment, managed-by = "kfp-gcp" }, var.settings.labels)
+  domain    = var.settings.ingress.domain
+  namespace = "kubeflow"
+  ingress   = one(module.ingress) # null in no-domain mode
+}
+
+module "network" {
+  source             = "../network"
+  control_plane_cidr = var.settings.network.control_plane_cidr
+  labels             = local.labels
+  prefix             = var.settings.prefix
+  project_id         = var.settings.project_id
+  psa_range          = var.settings.network.psa_range
+  region             = var.settings.region
+  subnet = {
+    cidr          = var.settings.network.subnet_cidr
+    pods_cidr     = var.settings.network.pods_cidr
+    services_cidr = var.settings.network.services_cidr
+  }
+}
+
+module "gke" {
+  # checkov:skip=CKV_GCP_21:checkov cannot resolve labels merged from settings; the gke module's own scan passes it and every cluster gets environment and managed-by labels
+  # checkov:skip=CKV_GCP_66:checkov cannot resolve binary_authorization through the settings object; it defaults to true and the gke module's own scan passes it
+  source               = "../gke"
+  binary_authorization = var.settings.cluster.binary_authorization
+  control_plane        = { cidr = var.settings.network.control_plane_cidr }
+  deletion_protection  = var.settings.cluster.deletion_protection
+  labels               = local.labels
+  location             = var.settings.cluster.location
+  node_pools           = var.settings.cluster.node_pools # null: the module's default pools
+  prefix               = var.settings.prefix
+  project_id           = var.settings.project_id
+  release_channel      = var.settings.cluster.release_channel
+  vpc_config = {
+    network             = module.network.network_self_link
+    pods_range_name     = module.network.pods_range_name
+    services_range_name = module.network.services_range_name
+    subnetwork          = module.network.subnet_self_link
+  }
+}
+
+module "storage" {
+  source                      = "../storage"
+  labels                      = local.labels
+  lifecycle_delete_after_days = var.settings.storage.lifecycle_delete_after_days
+  location                    = coalesce(var.settings.storage.location, var.settings.region)
+  # Bucket names are global: the project id keeps forks of this template from colliding.
+  name                       = "${var.settings.project_id}-${var.settings.prefix}-artifacts"
+  prefix                     = var.settings.prefix
+  project_id                 = var.settings.project_id
+  soft_delete_retention_days = var.settings.storage.soft_delete_retention_days
+}
+
+module "cloudsql" {
+  source                      = "../cloudsql"
+  allocated_ip_range          = module.network.psa_range_name
+  disk                        = { size = var.settings.cloudsql.disk_size_gb }
+  ha                          = var.settings.cloudsql.ha
+  labels                      = local.labels
+  name_suffix                 = var.settings.cloudsql.name_suffix
+  password_version            = var.settings.cloudsql.password_version
+  prefix                      = var.settings.prefix
+  private_network             = module.network.network_self_link
+  private_services_connection = module.network.psa_connection
+  project_id                  = var.settings.project_id
+  region                      = var.settings.region
+  tier                        = var.settings.cloudsql.tier
+  password_secret = {
+    readers = { ci-apply = "serviceAccount:${var.settings.ci_apply_service_account}" }
+  }
+}
+
+module "workload_identity" {
+  source     = "../workload-identity"
+  bucket     = module.storage.name
+  namespace  = local.namespace
+  prefix     = var.settings.prefix
+  project_id = var.settings.project_id
+  # The pool exists only once the cluster does.
+  depends_on = [module.gke]
+}
+
+module "ingress" {
+  source                         = "../ingress"
+  count                          = local.domain == "" ? 0 : 1
+  ci_apply_service_account_email = var.settings.ci_apply_service_account
+  dns = var.settings.ingress.dns_managed_zone == null ? null : {
+    managed_zone = var.settings.ingress.dns_managed_zone
+  }
+  domain      = local.domain
+  iap_members = var.settings.ingress.iap_members
+  labels      = local.labels
+  prefix      = var.settings.prefix
+  project_id  = var.settings.project_id
+}
+
+module "budget" {
+  source             = "../budget"
+  count              = var.settings.budget == null ? 0 : 1
+  amount             = { units = var.settings.budget.amount, currency_code = var.settings.budget.currency_code }
+  billing_account_id = var.settings.budget.billing_account_id
+  labels             = local.labels
+  notifications      = { emails = var.settings.budget.emails }
+  prefix             = var.settings.prefix
+  project_id         = var.settings.project_id
+  project_number     = var.settings.project_number
+  thresholds         = { current = var.settings.budget.thresholds }
+}

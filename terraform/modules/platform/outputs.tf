@@ -1,0 +1,23 @@
+output "platform" {
+  description = "The outputs contract (docs/infra-outputs.md, terraform/contract): what the manifests, the pipeline publisher and `kfp-gcp infra outputs` read."
+  value = {
+    artifact_bucket          = module.storage.name
+    cloudsql_connection_name = module.cloudsql.connection_name
+    cloudsql_password_secret = module.cloudsql.password_secret
+    cloudsql_user            = module.cloudsql.user_name
+    cluster_dns_endpoint     = module.gke.endpoint_dns
+    cluster_location         = module.gke.location
+    cluster_name             = module.gke.name
+    domain                   = local.domain
+    environment              = var.settings.environment
+    iap_client_id_secret     = local.ingress == null ? "" : "projects/${var.settings.project_id}/secrets/${local.ingress.iap_client_id_secret}"
+    iap_client_secret_secret = local.ingress == null ? "" : "projects/${var.settings.project_id}/secrets/${local.ingress.iap_client_secret_secret}"
+    kfp_namespace            = local.namespace
+    pipeline_root            = module.storage.pipeline_root
+    project_id               = var.settings.project_id
+    region                   = var.settings.region
+    service_accounts         = module.workload_identity.emails
+    static_ip_address        = local.ingress == null ? "" : local.ingress.static_ip_address
+    static_ip_name           = local.ingress == null ? "" : local.ingress.static_ip_name
+  }
+}

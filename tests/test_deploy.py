@@ -8,6 +8,7 @@ import stat
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 import yaml
@@ -288,7 +289,7 @@ def test_live_diff_and_port_forward_use_the_private_kubeconfig(fakes):
     urls = []
     assert deploy.port_forward(OUTPUTS, 8080, urls.append) == 0
     assert urls == ["http://localhost:8080"]
-    forward = [c for c in fakes() if c["args"][:1] == ["port-forward"]][0]
+    forward = next(c for c in fakes() if c["args"][:1] == ["port-forward"])
     assert "svc/ml-pipeline-ui" in forward["args"]
     assert "8080:80" in forward["args"]
 
@@ -297,10 +298,10 @@ def test_live_diff_and_port_forward_use_the_private_kubeconfig(fakes):
 
 
 class SecretServer(BaseHTTPRequestHandler):
-    script: list = []
-    seen: list = []
+    script: ClassVar[list] = []
+    seen: ClassVar[list] = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         SecretServer.seen.append((self.path, self.headers.get("Authorization")))
         status, body = SecretServer.script.pop(0)
         self.send_response(status)

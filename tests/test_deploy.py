@@ -350,3 +350,18 @@ def test_secret_manager_errors_say_what_to_do(secret_server, status, message):
     SecretServer.script = [(status, {"error": {"code": status}})]
     with pytest.raises(ConfigError, match=message):
         SecretManager(token=lambda: "tok", base_url=secret_server).access("projects/p/secrets/s")
+
+
+def test_ui_command_prints_the_local_url(fakes):
+    from typer.testing import CliRunner
+
+    from kfp_gcp.cli import app
+
+    result = CliRunner().invoke(
+        app,
+        ["--project-dir", str(REPO), "ui", "--env", "dev", "--port", "8080",
+         "--outputs", str(REPO / "tests/fixtures/platform-outputs.json")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "KFP UI: http://localhost:8080" in result.stdout
+    assert "also serves the UI at https://kfp.dev.example.com" in result.stderr

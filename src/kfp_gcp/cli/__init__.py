@@ -32,7 +32,8 @@ class _ReportingGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except Exception as exc:
-            if _is_click_control_flow(exc):
+            # A closed pipe (`kfp-gcp ... | head`) is the reader's choice, not an error.
+            if _is_click_control_flow(exc) or isinstance(exc, BrokenPipeError):
                 raise
             state = ctx.obj if isinstance(ctx.obj, output.State) else output.State()
             raise typer.Exit(report(exc, debug=state.debug)) from None
@@ -59,7 +60,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -101,11 +102,12 @@ def _global_options(
 
 
 def _register() -> None:
-    from kfp_gcp.cli import components, infra, pipelines
+    from kfp_gcp.cli import components, infra, pipelines, ui
 
     app.add_typer(pipelines.app, name="pipelines")
     app.add_typer(components.app, name="components")
     app.add_typer(infra.app, name="infra")
+    app.command("ui")(ui.ui)
 
 
 _register()

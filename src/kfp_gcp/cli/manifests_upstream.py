@@ -1,0 +1,212 @@
+"""`kfp-gcp manifests fetch` and `kfp-gcp manifests versions`: the pinned upstream releases.
+
+The commands are plain functions; `register(app)` adds them to the `manifests` typer app.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from kfp_gcp import output
+from kfp_gcp.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kfp_gcp.services.project import Project
+
+# Kept here as literals so that `--help` does not import the service (and pydantic);
+# a test checks they equal kfp_gcp.services.upstream's constants.
+GITHUB = "https://github.com"
+GITHUB_URL_ENV = "KFP_GCP_GITHUB_URL"
+UPSTREAM_DIR_ENV = "KFP_GCP_UPSTREAM_DIR"
+
+
+def _project(ctx: typer.Context) -> Project:
+    from kfp_gcp.services.project import find_project
+
+    return find_project(ctx.obj.project_dir)
+
+
+def _size(size: int | None) -> str:
+    return "-" if size is None else f"{size / 1e6:.1f} MB"
+
+
+def fetch(
+    ctx: typer.Context,
+    version: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--version",
+            help="A KFP version from manifests/versions.yaml; repeat for more. "
+            "Default: the lock's default version.",
+            show_default=False,
+        ),
+    ] = None,
+    all_versions: Annotated[
+        bool, typer.Option("--all", help="Fetch every supported version.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Download again even when the cache holds the pinned commit."),
+    ] = False,
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url", envvar=GITHUB_URL_ENV, hidden=True, help="Where to download from."
+        ),
+    ] = GITHUB,
+) -> None:
+    """Download the pinned KFP and Argo Workflows sources into build/upstream/sources.
+
+    Each release's GitHub source tarball is downloaded by tag, and unpacked only if the
+    commit git recorded in it is the commit pinned in manifests/versions.yaml; only
+    `manifests/` and `LICENSE` are kept. A folder already fetched at the pinned commit
+    is not downloaded again. Builds read this cache unless --upstream-dir or
+    KFP_GCP_UPSTREAM_DIR points them at other unpacked sources.
+
+    Example: kfp-gcp manifests fetch --all
+    """
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TransferSpeedColumn,
+    )
+
+    from kfp_gcp.services import upstream
+    from kfp_gcp.services.project import relative
+
+    project = _project(ctx)
+    lock = upstream.load_lock(project)
+    if all_versions and version:
+        raise ConfigError(
+            "--all and --version exclude each other", hint="pass one of them, or neither"
+        )
+    chosen = list(lock.releases) if all_versions else list(dict.fromkeys(version or [lock.default]))
+    for v in chosen:
+        upstream.release(project, v)  # every name is checked before anything is downloaded
+    cache = upstream.cache_dir(project)
+    output.stderr.print(
+        f"fetching KFP {', '.join(chosen)} into {relative(project, cache)}",
+        highlight=False,
+    )
+    results: list[upstream.Fetched] = []
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=output.stderr,
+    ) as bars:
+
+        def progress(label: str, done: int, total: int | None) -> None:
+            if label not in tasks:
+                tasks[label] = bars.add_task(label, total=total)
+            bars.update(tasks[label], completed=done, total=total)
+
+        for v in chosen:
+            results.extend(upstream.fetch(project, v, progress, base_url=base_url, force=force))
+
+    def table() -> Table:
+        t = Table(
+            "Version", "Upstream", "Tag", "Commit", "Result", "Size", "SHA-256", title="Fetched"
+        )
+        for r in results:
+            t.add_row(
+                r.version,
+                r.repository,
+                r.tag,
+                r.commit[:12],
+                r.result,
+                _size(r.size),
+                (r.sha256 or "-")[:12],
+            )
+        return t
+
+    output.emit(ctx.obj, {"cache": cache, "tarballs": results}, table)
+    override = os.environ.get(UPSTREAM_DIR_ENV)
+    if override and Path(override).resolve() != cache:
+        output.stderr.print(
+            f"note: {UPSTREAM_DIR_ENV} is set, so builds read {override}, not this cache",
+            highlight=False,
+        )
+
+
+def versions(
+    ctx: typer.Context,
+    upstream_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--upstream-dir",
+            help="A folder of unpacked upstream sources in GitHub's tarball layout "
+            f"(pipelines-2.17.0/, argo-workflows-4.0.5/, ...). Default: {UPSTREAM_DIR_ENV}, "
+            "else the cache that `kfp-gcp manifests fetch` fills (build/upstream/sources).",
+            file_okay=False,
+        ),
+    ] = None,
+) -> None:
+    """List the supported KFP versions, their pinned KFP and Argo commits, and their sources.
+
+    Sources are `present`, `missing` (run `kfp-gcp manifests fetch`), or `stale` (the
+    cache holds another commit than manifests/versions.yaml pins: fetch again).
+    """
+    from kfp_gcp.services import upstream
+    from kfp_gcp.services.project import relative
+
+    project = _project(ctx)
+    sources = upstream.sources_dir(project, upstream_dir)
+    rows = upstream.supported(project, sources)
+    data: dict[str, Any] = {
+        "sources_dir": sources,
+        "versions": [
+            {
+                "version": r.version,
+                "default": r.default,
+                "kfp": r.kfp.model_dump(),
+                "argo": r.argo.model_dump(),
+                "sources": r.sources,
+            }
+            for r in rows
+        ],
+    }
+
+    def table() -> Table:
+        t = Table(
+            "KFP version",
+            "Default",
+            "KFP tag",
+            "KFP commit",
+            "Argo tag",
+            "Argo commit",
+            "Sources",
+            title="Supported KFP versions",
+            caption=f"sources: {relative(project, sources)}; "
+            "full commits: manifests/versions.yaml or -o json",
+        )
+        colours = {"present": "green", "missing": "yellow", "stale": "red"}
+        for r in rows:
+            t.add_row(
+                r.version,
+                "default" if r.default else "",
+                r.kfp.tag,
+                r.kfp.commit[:12],
+                r.argo.tag,
+                r.argo.commit[:12],
+                f"[{colours[r.sources]}]{r.sources}[/]",
+            )
+        return t
+
+    output.emit(ctx.obj, data, table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `fetch` and `versions` to the `manifests` typer app."""
+    app.command("fetch")(fetch)
+    app.command("versions")(versions)

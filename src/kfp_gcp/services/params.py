@@ -38,7 +38,7 @@ def signature(pipeline: Any) -> list[Parameter]:
             default=spec.default,
             required=not spec.optional,
         )
-        for name, spec in pipeline.component_spec.inputs.items()
+        for name, spec in (pipeline.component_spec.inputs or {}).items()
     ]
 
 

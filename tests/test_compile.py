@@ -36,7 +36,8 @@ def test_every_repository_pipeline_compiles_to_valid_ir(repo, tmp_path):
     results = compile_all(repo, discover(repo, "pipeline"), tmp_path)
     assert [r.error for r in results] == [None] * len(results)
     for result in results:
-        spec = yaml.safe_load(result.output.read_text())
+        # A second document holds platform (kfp-kubernetes) settings, if any.
+        spec = next(yaml.safe_load_all(result.output.read_text()))
         assert spec["pipelineInfo"]["name"] == result.name
         assert spec["deploymentSpec"]["executors"]
         images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}

@@ -209,7 +209,7 @@ def test_components_are_documented(repo):
     for source in discover(repo, "component"):
         component = load(repo, source)
         assert component.description, f"{source.name} has no docstring"
-        for name, port in component.component_spec.inputs.items():
+        for name, port in (component.component_spec.inputs or {}).items():
             assert port.description, f"{source.name}: input {name} is not in Args:"
 
 

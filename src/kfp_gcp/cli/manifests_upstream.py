@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from kfp_gcp import output
 from kfp_gcp.errors import ConfigError
@@ -104,11 +104,14 @@ def fetch(
         DownloadColumn(),
         TransferSpeedColumn(),
         console=output.stderr,
+        disable=not output.stderr.is_terminal,
     ) as bars:
 
         def progress(label: str, done: int, total: int | None) -> None:
             if label not in tasks:
                 tasks[label] = bars.add_task(label, total=total)
+                if bars.disable:  # no live bars in logs: one line per download
+                    output.stderr.print(f"downloading {label}", highlight=False, soft_wrap=True)
             bars.update(tasks[label], completed=done, total=total)
 
         for v in chosen:
@@ -136,6 +139,7 @@ def fetch(
         output.stderr.print(
             f"note: {UPSTREAM_DIR_ENV} is set, so builds read {override}, not this cache",
             highlight=False,
+            soft_wrap=True,
         )
 
 
@@ -179,14 +183,15 @@ def versions(
 
     def table() -> Table:
         t = Table(
-            "KFP version",
+            "Version",
             "Default",
             "KFP tag",
-            "KFP commit",
+            Column("KFP commit", no_wrap=True),
             "Argo tag",
-            "Argo commit",
+            Column("Argo commit", no_wrap=True),
             "Sources",
             title="Supported KFP versions",
+            pad_edge=False,
             caption=f"sources: {relative(project, sources)}; "
             "full commits: manifests/versions.yaml or -o json",
         )
@@ -194,7 +199,7 @@ def versions(
         for r in rows:
             t.add_row(
                 r.version,
-                "default" if r.default else "",
+                "yes" if r.default else "",
                 r.kfp.tag,
                 r.kfp.commit[:12],
                 r.argo.tag,

@@ -10,15 +10,19 @@ copy, which is what `kustomize localize` would do, so builds need no network.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import os
 import re
 import shutil
 import tarfile
+import tempfile
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -27,10 +31,19 @@ from kfp_gcp.services.project import Project, relative
 
 LOCK_FILE = "manifests/versions.yaml"
 UPSTREAM_DIR_ENV = "KFP_GCP_UPSTREAM_DIR"
+GITHUB_URL_ENV = "KFP_GCP_GITHUB_URL"
 GITHUB = "https://github.com"
+# What a build reads from each unpacked tarball (the rest of the repository is not kept).
+KFP_MANIFESTS = "manifests/kustomize"
+ARGO_MANIFESTS = "manifests"
+_KEPT = ("manifests", "LICENSE")
 _ARGO_REMOTE = re.compile(
-    r"https://github\.com/argoproj/argo-workflows/(?P<path>[^?\s]+)\?ref=(?P<ref>[^&\s]+)\S*"
+    r"https://github\.com/argoproj/argo-workflows/(?P<path>[^?\s\"']+)"
+    r"\?ref=(?P<ref>[^&\s\"']+)[^\s\"']*"
 )
+_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+# Bump when `prepare` rewrites differently, so older prepared copies are rebuilt.
+_PREPARE_FORMAT = "2"
 
 
 class _Strict(BaseModel):
@@ -39,7 +52,7 @@ class _Strict(BaseModel):
 
 class Pin(_Strict):
     repository: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
-    tag: str
+    tag: str = Field(pattern=r"^[\w.-]+$")
     commit: str = Field(pattern=r"^[0-9a-f]{40}$")
 
     @property
@@ -95,56 +108,156 @@ def release(project: Project, version: str | None) -> tuple[str, Release]:
     return chosen, lock.releases[chosen]
 
 
+def cache_dir(project: Project) -> Path:
+    """Where `fetch` unpacks tarballs (git-ignored)."""
+    return project.build_dir / "upstream" / "sources"
+
+
 def sources_dir(project: Project, override: Path | None = None) -> Path:
     """Where unpacked sources are read: --upstream-dir, KFP_GCP_UPSTREAM_DIR, else the cache."""
     if override is not None:
         return override.resolve()
     if os.environ.get(UPSTREAM_DIR_ENV):
         return Path(os.environ[UPSTREAM_DIR_ENV]).resolve()
-    return project.build_dir / "upstream" / "sources"
+    return cache_dir(project)
+
+
+SourceState = Literal["present", "missing", "stale"]
+
+
+def _marker(sources: Path, pin: Pin) -> Path:
+    """`fetch` records the verified commit of each unpacked folder beside it."""
+    return sources / f"{pin.folder}.commit"
+
+
+def _state(sources: Path, pin: Pin, inner: str) -> tuple[SourceState, str]:
+    if not (sources / pin.folder / inner).is_dir():
+        return "missing", f"no {pin.repository} {pin.tag} sources at {sources / pin.folder}"
+    marker = _marker(sources, pin)
+    if marker.is_file() and (found := marker.read_text().strip()) != pin.commit:
+        return "stale", (
+            f"{sources / pin.folder} holds {pin.repository} commit {found[:12]}, "
+            f"but {LOCK_FILE} pins {pin.commit[:12]}"
+        )
+    return "present", ""
+
+
+def source_state(pins: Release, sources: Path) -> SourceState:
+    """`present` when both folders are there (and, in the cache, are the pinned commits)."""
+    states = {
+        _state(sources, pins.kfp, KFP_MANIFESTS)[0],
+        _state(sources, pins.argo, ARGO_MANIFESTS)[0],
+    }
+    return "missing" if "missing" in states else "stale" if "stale" in states else "present"
 
 
 def check_sources(project: Project, version: str, sources: Path) -> Release:
     """The release's folders exist under `sources`, or a PrerequisiteError says how to get them."""
     _, pins = release(project, version)
-    for pin, inner in ((pins.kfp, "manifests/kustomize"), (pins.argo, "manifests")):
-        if not (sources / pin.folder / inner).is_dir():
+    for pin, inner in ((pins.kfp, KFP_MANIFESTS), (pins.argo, ARGO_MANIFESTS)):
+        state, problem = _state(sources, pin, inner)
+        if state != "present":
             raise PrerequisiteError(
-                f"no {pin.repository} {pin.tag} sources at {sources / pin.folder}",
+                problem,
                 hint=f"run `kfp-gcp manifests fetch --version {version}`, or point "
-                f"--upstream-dir / {UPSTREAM_DIR_ENV} at unpacked sources (../shared/upstream in CI)",
+                f"--upstream-dir / {UPSTREAM_DIR_ENV} at unpacked sources "
+                "(../shared/upstream in CI)",
             )
     return pins
 
 
+@dataclasses.dataclass(frozen=True)
+class Supported:
+    """One release of the lock, and whether its sources are in a sources folder."""
+
+    version: str
+    default: bool
+    kfp: Pin
+    argo: Pin
+    sources: SourceState
+
+
+def supported(project: Project, sources: Path) -> list[Supported]:
+    """Every release in the lock, in its order, with the state of its sources."""
+    lock = load_lock(project)
+    return [
+        Supported(
+            version=version,
+            default=version == lock.default,
+            kfp=pins.kfp,
+            argo=pins.argo,
+            sources=source_state(pins, sources),
+        )
+        for version, pins in lock.releases.items()
+    ]
+
+
 # Fetching.
 
-Progress = Callable[[str], None]
+# (label, bytes so far, total bytes if the server said)
+Progress = Callable[[str, int, int | None], None]
 
 
-def tarball_commit(data: bytes) -> str | None:
+@dataclasses.dataclass(frozen=True)
+class Fetched:
+    """What `fetch` did with one tarball."""
+
+    version: str
+    repository: str
+    tag: str
+    commit: str
+    folder: str
+    result: Literal["fetched", "cached"]
+    size: int | None = None  # bytes downloaded
+    sha256: str | None = None
+
+
+def tarball_commit(tarball: bytes | Path) -> str | None:
     """The commit `git archive` recorded in a tarball's pax global header, if any."""
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-        comment = archive.pax_headers.get("comment", "")
+    source = {"name": tarball} if isinstance(tarball, Path) else {"fileobj": io.BytesIO(tarball)}
+    try:
+        with tarfile.open(**source, mode="r:*") as archive:
+            comment = archive.pax_headers.get("comment", "")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise RunError(
+            f"not a readable tar archive: {exc}",
+            hint="the server did not return a GitHub source tarball; check the URL",
+        ) from None
     return comment if re.fullmatch(r"[0-9a-f]{40}", comment) else None
 
 
-def download(url: str, progress: Progress, timeout: float = 60) -> bytes:
+def download(
+    url: str, dest: Path, progress: Callable[[int, int | None], None], timeout: float = 60
+) -> tuple[int, str]:
+    """Stream `url` into `dest`; returns its size and SHA-256."""
     request = urllib.request.Request(url, headers={"User-Agent": "kfp-gcp"})  # noqa: S310 (https or a test server)
+    digest = hashlib.sha256()
+    done = 0
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            total = int(response.headers.get("Content-Length") or 0)
-            chunks, done = [], 0
+        with urllib.request.urlopen(request, timeout=timeout) as response, dest.open("wb") as out:  # noqa: S310
+            total = int(response.headers.get("Content-Length") or 0) or None
+            progress(0, total)
             while chunk := response.read(1 << 16):
-                chunks.append(chunk)
+                out.write(chunk)
+                digest.update(chunk)
                 done += len(chunk)
-                progress(f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else ""))
-            return b"".join(chunks)
-    except OSError as exc:
+                progress(done, total)
+    except urllib.error.HTTPError as exc:
+        dest.unlink(missing_ok=True)
+        check = f"check the repository and tag in {LOCK_FILE}, or " if exc.code == 404 else ""
         raise RunError(
-            f"cannot download {url}: {exc}",
-            hint=f"check the network, or use unpacked sources with --upstream-dir / {UPSTREAM_DIR_ENV}",
+            f"cannot download {url}: HTTP {exc.code} {exc.reason}",
+            hint=f"{check}use unpacked sources with --upstream-dir / {UPSTREAM_DIR_ENV}",
         ) from None
+    except (OSError, ValueError) as exc:
+        dest.unlink(missing_ok=True)
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        raise RunError(
+            f"cannot download {url}: {reason}",
+            hint="check the network (GitHub must be reachable), or use unpacked sources "
+            f"with --upstream-dir / {UPSTREAM_DIR_ENV} (../shared/upstream in CI)",
+        ) from None
+    return done, digest.hexdigest()
 
 
 def fetch(
@@ -152,46 +265,82 @@ def fetch(
     version: str,
     progress: Progress,
     base_url: str = GITHUB,
-) -> list[str]:
-    """Download, verify and unpack the release's tarballs into the cache.
+    force: bool = False,
+) -> list[Fetched]:
+    """Download, verify and unpack the release's two tarballs into the cache.
 
-    Returns what was done per tarball. A tarball is unpacked only after its recorded
-    commit matches the lock; on a mismatch nothing is written."""
-    _, pins = release(project, version)
-    target = sources_dir(project, override=project.build_dir / "upstream" / "sources")
+    A folder already in the cache with the pinned commit is kept (unless `force`). A
+    tarball is unpacked only after the commit git recorded in it matches the lock, and
+    only its top folder's `manifests/` and `LICENSE`; on any failure the cache keeps what
+    it had."""
+    version, pins = release(project, version)
+    target = cache_dir(project)
     target.mkdir(parents=True, exist_ok=True)
-    report = []
+    results = []
     for pin in (pins.kfp, pins.argo):
-        marker = target / f"{pin.folder}.commit"
-        if (target / pin.folder).is_dir() and marker.is_file() and marker.read_text().strip() == pin.commit:
-            report.append(f"{pin.folder}: cached ({pin.commit[:12]})")
+        cached = Fetched(version, pin.repository, pin.tag, pin.commit, pin.folder, "cached")
+        marker = _marker(target, pin)
+        if (
+            not force
+            and (target / pin.folder).is_dir()
+            and marker.is_file()
+            and marker.read_text().strip() == pin.commit
+        ):
+            results.append(cached)
             continue
         url = base_url.rstrip("/") + pin.url_path
-        data = download(url, lambda text, p=pin: progress(f"{p.folder}: {text}"))
-        found = tarball_commit(data)
-        if found != pin.commit:
-            raise RunError(
-                f"{url} is commit {found or 'unknown'}, but {LOCK_FILE} pins {pin.commit}",
-                hint="the tag may have moved upstream: check it, then update the lock deliberately",
-            )
-        _unpack(data, target, pin.folder)
-        marker.write_text(pin.commit + "\n")
-        report.append(f"{pin.folder}: fetched and verified ({pin.commit[:12]}, sha256 "
-                      f"{hashlib.sha256(data).hexdigest()[:12]})")
-    return report
+
+        def on_chunk(done: int, total: int | None, label: str = pin.folder) -> None:
+            progress(label, done, total)
+
+        with tempfile.TemporaryDirectory(dir=target, prefix=".download-") as tmp:
+            tarball = Path(tmp) / "source.tar.gz"
+            size, sha256 = download(url, tarball, on_chunk)
+            found = tarball_commit(tarball)
+            if found != pin.commit:
+                raise RunError(
+                    f"{url} is commit {found or 'unknown (no commit in the tarball)'}, "
+                    f"but {LOCK_FILE} pins {pin.commit}",
+                    hint="the tag may have moved upstream: check it, then update the lock "
+                    "deliberately; nothing was unpacked",
+                )
+            staging = Path(tmp) / "unpacked"
+            _unpack(tarball, staging, pin.folder, url)
+            marker.unlink(missing_ok=True)
+            shutil.rmtree(target / pin.folder, ignore_errors=True)
+            (staging / pin.folder).rename(target / pin.folder)
+            marker.write_text(pin.commit + "\n")
+        results.append(dataclasses.replace(cached, result="fetched", size=size, sha256=sha256))
+    return results
 
 
-def _unpack(data: bytes, target: Path, folder: str) -> None:
-    staging = target / f".{folder}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-        members = [m for m in archive.getmembers() if m.name.split("/")[0] == folder]
-        if not members:
-            raise RunError(f"the tarball has no {folder}/ folder", hint="check the lock's repository and tag")
-        archive.extractall(staging, members=members, filter="data")
-    shutil.rmtree(target / folder, ignore_errors=True)
-    (staging / folder).rename(target / folder)
-    shutil.rmtree(staging, ignore_errors=True)
+def _unpack(tarball: Path, staging: Path, folder: str, url: str) -> None:
+    """Extract `<folder>/manifests/` and `<folder>/LICENSE` into `staging`."""
+    try:
+        with tarfile.open(tarball, mode="r:*") as archive:
+            every = archive.getmembers()
+            kept = [m for m in every if _top_and_next(m.name)[0] == folder]
+            kept = [m for m in kept if _top_and_next(m.name)[1] in _KEPT]
+            if not any(_top_and_next(m.name)[1] == "manifests" for m in kept):
+                tops = sorted({_top_and_next(m.name)[0] for m in every})
+                raise RunError(
+                    f"{url} has no {folder}/manifests/ "
+                    f"(its top folders: {', '.join(tops[:3]) or 'none'})",
+                    hint=f"GitHub source tarballs unpack to {folder}/: check the repository "
+                    f"and tag in {LOCK_FILE}; nothing was unpacked",
+                )
+            archive.extractall(staging, members=kept, filter="data")
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise RunError(
+            f"cannot unpack {url}: {exc}",
+            hint="download it again; if it keeps failing, the tarball is not a plain source "
+            "archive; nothing was unpacked",
+        ) from None
+
+
+def _top_and_next(name: str) -> tuple[str, str]:
+    parts = name.split("/")
+    return parts[0], parts[1] if len(parts) > 1 else ""
 
 
 # Localizing.
@@ -202,27 +351,48 @@ def prepare(project: Project, version: str, sources: Path) -> Path:
     `<dir>/argo` (Argo's manifests), with every remote Argo base pointing at `argo/`."""
     pins = check_sources(project, version, sources)
     prepared = project.build_dir / "upstream" / "prepared" / version
-    stamp = f"{sources}\n{pins.kfp.commit}\n{pins.argo.commit}\n"
+    stamp = f"{_PREPARE_FORMAT}\n{sources}\n{pins.kfp.commit}\n{pins.argo.commit}\n"
     if (prepared / ".stamp").is_file() and (prepared / ".stamp").read_text() == stamp:
         return prepared
     shutil.rmtree(prepared, ignore_errors=True)
-    shutil.copytree(sources / pins.kfp.folder / "manifests" / "kustomize", prepared / "kfp")
-    shutil.copytree(sources / pins.argo.folder / "manifests", prepared / "argo")
-    for kustomization in (prepared / "kfp").rglob("kustomization.yaml"):
-        text = kustomization.read_text(encoding="utf-8")
-        if "argoproj/argo-workflows" not in text:
+    kfp_source = sources / pins.kfp.folder / KFP_MANIFESTS
+    shutil.copytree(kfp_source, prepared / "kfp")
+    shutil.copytree(sources / pins.argo.folder / ARGO_MANIFESTS, prepared / "argo")
+    for path in sorted((prepared / "kfp").rglob("*")):
+        if path.name not in _KUSTOMIZATION_NAMES:
             continue
-
-        def local(match: re.Match[str], here: Path = kustomization.parent) -> str:
-            if match["ref"] != pins.argo.tag:
-                raise ConfigError(
-                    f"{relative(project, here)} asks for Argo {match['ref']}, "
-                    f"but {LOCK_FILE} pins {pins.argo.tag} for KFP {version}",
-                    hint="fix the lock's argo pin for this release",
-                )
-            path = match["path"].removeprefix("manifests/")
-            return os.path.relpath(prepared / "argo" / path, here)
-
-        kustomization.write_text(_ARGO_REMOTE.sub(local, text), encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
+        if "argoproj/argo-workflows" in text:
+            origin = relative(project, kfp_source / path.relative_to(prepared / "kfp"))
+            localize = _Localizer(version, pins, sources, prepared / "argo", path.parent, origin)
+            path.write_text(_ARGO_REMOTE.sub(localize, text), encoding="utf-8")
     (prepared / ".stamp").write_text(stamp)
     return prepared
+
+
+@dataclasses.dataclass(frozen=True)
+class _Localizer:
+    """Turns one remote Argo base URL into the relative path of the local Argo copy."""
+
+    version: str
+    pins: Release
+    sources: Path
+    argo: Path  # the prepared copy of Argo's manifests/
+    here: Path  # the folder of the kustomization being rewritten
+    origin: str  # that kustomization in the sources, for messages
+
+    def __call__(self, match: re.Match[str]) -> str:
+        if match["ref"] != self.pins.argo.tag:
+            raise ConfigError(
+                f"{self.origin} asks for Argo {match['ref']}, "
+                f"but {LOCK_FILE} pins {self.pins.argo.tag} for KFP {self.version}",
+                hint=f"fix the argo pin of release {self.version!r} in {LOCK_FILE}",
+            )
+        inner = match["path"].removeprefix(ARGO_MANIFESTS + "/")
+        if inner == match["path"] or not (self.argo / inner).is_dir():
+            raise PrerequisiteError(
+                f"{self.origin} refers to argo-workflows/{match['path']}, which is not in "
+                f"{self.sources / self.pins.argo.folder}",
+                hint=f"fetch again: `kfp-gcp manifests fetch --version {self.version} --force`",
+            )
+        return os.path.relpath(self.argo / inner, self.here)

@@ -38,7 +38,7 @@ def test_every_repository_pipeline_compiles_to_valid_ir(repo, tmp_path):
     for result in results:
         # A second document holds platform (kfp-kubernetes) settings, if any.
         spec = next(yaml.safe_load_all(result.output.read_text()))
-        assert spec["pipelineInfo"]["name"] == result.name
+        assert spec["pipelineInfo"]["name"] == result.name.replace("_", "-")  # the convention
         assert spec["deploymentSpec"]["executors"]
         images = {e["container"]["image"] for e in spec["deploymentSpec"]["executors"].values()}
         assert all(":" in image and not image.endswith(":latest") for image in images)

@@ -8,6 +8,7 @@ import stat
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
@@ -103,8 +104,9 @@ def fakes(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_LOG", str(log))
     monkeypatch.setenv("FAKE_DEPLOYMENTS", str(state))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "my-own-kubeconfig"))
-    # The venv's kubectl would win over PATH: make `tool` look on PATH only.
-    monkeypatch.setattr("kfp_gcp.services.cluster.sys.executable", str(bin_dir / "python"))
+    # The venv's kubectl would win over PATH: the cluster code gets the fakes (rendering
+    # keeps the real kubectl for kustomize).
+    monkeypatch.setattr("kfp_gcp.services.cluster.tool", lambda name: str(bin_dir / name))
 
     def calls():
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -360,8 +362,89 @@ def test_ui_command_prints_the_local_url(fakes):
     result = CliRunner().invoke(
         app,
         ["--project-dir", str(REPO), "ui", "--env", "dev", "--port", "8080",
-         "--outputs", str(REPO / "tests/fixtures/platform-outputs.json")],
+         "--outputs", str(REPO / "tests/fixtures/platform-outputs-prod.json")],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "KFP UI: http://localhost:8080" in result.stdout
-    assert "also serves the UI at https://kfp.dev.example.com" in result.stderr
+    assert "also serves the UI at https://kfp.example.com" in result.stderr
+
+
+# The CLI over render + deploy, offline against ../shared/upstream.
+
+UPSTREAM = REPO.parent / "shared" / "upstream"
+
+
+def cli(*args):
+    from typer.testing import CliRunner
+
+    from kfp_gcp.cli import app
+
+    return CliRunner().invoke(app, ["--project-dir", str(REPO), *args])
+
+
+def test_diff_between_versions_lists_the_changed_objects():
+    result = cli(
+        "manifests", "diff", "--env", "prod", "--from", "2.14.4", "--to", "2.17.0",
+        "--outputs", str(REPO / "tests/fixtures/platform-outputs-prod.json"),
+        "--upstream-dir", str(UPSTREAM),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    # Argo moves from v3.6.7 to v4.0.5; 2.17.0 stops reading dbHost.
+    assert "+++ b/Deployment kubeflow/workflow-controller" in result.stdout
+    assert "quay.io/argoproj/workflow-controller:v4.0.5" in result.stdout
+    assert "-  dbHost: mysql" in result.stdout
+    assert "KFP 2.14.4 -> 2.17.0:" in result.stderr
+
+
+def test_diff_needs_both_from_and_to():
+    result = cli("manifests", "diff", "--env", "dev", "--from", "2.14.4")
+    assert result.exit_code == ConfigError.exit_code
+    assert "--from and --to go together" in result.stderr
+
+
+def test_object_diff_names_added_removed_and_changed():
+    from kfp_gcp.services.manifests import object_diff
+
+    cm = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "a", "namespace": "kubeflow"},
+        "data": {"x": "1"},
+    }
+    changed = {**cm, "data": {"x": "2"}}
+    extra = {"kind": "Namespace", "metadata": {"name": "kubeflow"}}
+    result = object_diff([cm, extra], [changed])
+    assert result.changed == ["ConfigMap kubeflow/a"]
+    assert result.removed == ["Namespace kubeflow"]
+    assert result.added == []
+    assert "-  x: '1'" in result.text
+    assert "+  x: '2'" in result.text
+
+
+def test_apply_command_renders_and_applies_with_the_fakes(fakes, monkeypatch):
+    class Manager:
+        def access(self, secret):
+            return "pw"
+
+    monkeypatch.setattr(deploy, "SecretManager", Manager)
+    rendered_names = [
+        "cache-server", "cloudsql-proxy", "metadata-envoy-deployment", "metadata-grpc-deployment",
+        "metadata-writer", "ml-pipeline", "ml-pipeline-persistenceagent",
+        "ml-pipeline-scheduledworkflow", "ml-pipeline-ui", "ml-pipeline-viewer-crd",
+        "ml-pipeline-visualizationserver", "workflow-controller", "cache-deployer-deployment",
+    ]  # fmt: skip
+    state = deployments(*[(name, True) for name in rendered_names])
+    Path(os.environ["FAKE_DEPLOYMENTS"]).write_text(json.dumps(state))
+    result = cli(
+        "-o", "json", "manifests", "apply", "--env", "dev",
+        "--outputs", str(REPO / "tests/fixtures/platform-outputs.json"),
+        "--upstream-dir", str(UPSTREAM),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["version"] == "2.17.0"
+    assert report["secrets"] == ["mlpipeline-minio-artifact", "mysql-secret"]
+    assert set(report["deployments"]) <= set(rendered_names)
+    assert "cloudsql-proxy" in report["deployments"], result.stdout[:3000]
+    applied = [c for c in fakes() if c["tool"] == "kubectl" and c["args"][0] == "apply"]
+    assert "kind: Namespace" in applied[0]["stdin"]
+    assert "kind: Deployment" in applied[2]["stdin"]

@@ -102,11 +102,13 @@ def _global_options(
 
 
 def _register() -> None:
-    from kfp_gcp.cli import components, infra, pipelines, ui
+    from kfp_gcp.cli import components, infra, manifests, manifests_upstream, pipelines, ui
 
     app.add_typer(pipelines.app, name="pipelines")
     app.add_typer(components.app, name="components")
     app.add_typer(infra.app, name="infra")
+    manifests_upstream.register(manifests.app)
+    app.add_typer(manifests.app, name="manifests")
     app.command("ui")(ui.ui)
 
 

@@ -7,6 +7,7 @@ machine with only PyPI can run everything.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -122,8 +123,6 @@ def run_terraform(
 
 
 def _terraform_env() -> dict[str, str]:
-    import os
-
     return {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
 
 

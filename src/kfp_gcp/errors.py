@@ -60,6 +60,13 @@ class DestroyBlocked(KfpGcpError):
     label = "destroy blocked"
 
 
+class PublishError(KfpGcpError):
+    """KFP refused or never answered while publishing, submitting or following a run."""
+
+    exit_code = 9
+    label = "publish failed"
+
+
 INTERNAL_ERROR_EXIT_CODE = 1
 
 # Documented in docs/cli.md; a test keeps the two in step.

@@ -102,7 +102,7 @@ def _global_options(
 
 
 def _register() -> None:
-    from kfp_gcp.cli import components, infra, manifests, manifests_upstream, pipelines, ui
+    from kfp_gcp.cli import ci, components, infra, manifests, manifests_upstream, pipelines, ui
 
     app.add_typer(pipelines.app, name="pipelines")
     app.add_typer(components.app, name="components")
@@ -110,6 +110,7 @@ def _register() -> None:
     manifests_upstream.register(manifests.app)
     app.add_typer(manifests.app, name="manifests")
     app.command("ui")(ui.ui)
+    app.add_typer(ci.app, name="ci")
 
 
 _register()

@@ -10,13 +10,13 @@ from rich.console import Group
 from rich.table import Table
 
 from kfp_gcp import output
-from kfp_gcp.errors import CompileError, ConfigError
+from kfp_gcp.errors import CompileError, ConfigError, RunError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.local_run import LocalRun, Step
     from kfp_gcp.services.project import Project
 
-app = typer.Typer(help="List, compile and run pipelines.", no_args_is_help=True)
+app = typer.Typer(help="List, compile, run, deploy and submit pipelines.", no_args_is_help=True)
 
 
 def _project(ctx: typer.Context) -> Project:
@@ -193,3 +193,178 @@ def _run_summary(result: LocalRun) -> Group:
         parts.append(artifacts)
     parts.append(f"Artifacts: {result.run_dir or '-'}/<step>/<artifact>\nLog: {result.log}")
     return Group(*parts)
+
+
+_HOST_HELP = (
+    "KFP endpoint instead of the environment's https://<domain> (a port-forward such as "
+    "http://localhost:8080 from `kfp-gcp ui`, or a test server). No IAP auth is sent to it."
+)
+_OUTPUTS_HELP = "The outputs contract as JSON, instead of `terraform output`."
+
+
+def _connect(
+    ctx: typer.Context,
+    env: str,
+    host: str | None,
+    outputs_file: Path | None,
+    namespace: str | None,
+) -> Any:
+    from kfp_gcp.services import kfp_target
+
+    target = kfp_target.resolve(_project(ctx), env, host, outputs_file, namespace)
+    output.stderr.print(
+        f"KFP {target.host} (namespace {target.namespace}, auth: {target.auth})", soft_wrap=True
+    )
+    return kfp_target.connect(target)
+
+
+@app.command("deploy")
+def deploy_pipelines(
+    ctx: typer.Context,
+    env: Annotated[str, typer.Option("--env", "-e", help="The environment.")],
+    host: Annotated[str | None, typer.Option("--host", help=_HOST_HELP)] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Deploy only this pipeline (folder name); repeat for more."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Compile and compare; make no write calls.")
+    ] = False,
+    outputs_file: Annotated[Path | None, typer.Option("--outputs", help=_OUTPUTS_HELP)] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", help="KFP namespace (default: the contract's kfp_namespace)."),
+    ] = None,
+) -> None:
+    """Publish pipelines to an environment's KFP: a new version only where content changed.
+
+    Compiles every selected pipeline and validates its schedules.yaml first; one failure
+    stops the deploy before any write. Each compiled spec is hashed; a pipeline is
+    created if missing, gets a version `v-<hash>` only when its newest version lacks that
+    hash, and its schedules are reconciled. A re-run with no change makes zero write calls.
+    """
+    from kfp_gcp.services import publish
+    from kfp_gcp.services.project import select
+
+    project = _project(ctx)
+    sources = select(project, "pipeline", only)
+    with output.stderr.status("Compiling pipelines..."):
+        prepared = publish.prepare(project, sources)
+    api = _connect(ctx, env, host, outputs_file, namespace)
+    with output.stderr.status("Publishing..."):
+        summary = publish.deploy(api, project, prepared, dry_run=dry_run)
+
+    def table() -> Group:
+        colours = {"failed": "red", "unchanged": "dim", "created": "green"}
+        t = Table("Pipeline", "Result", "Version", "Writes", "Schedules", title="Deploy")
+        for r in summary.results:
+            colour = colours.get(r.status, "yellow")
+            t.add_row(
+                r.pipeline,
+                f"[{colour}]{r.status}[/]" + (f": {r.error}" if r.error else ""),
+                r.version,
+                str(r.writes + sum(s.writes for s in r.schedules)),
+                "\n".join(f"{s.schedule}: {s.status}" for s in r.schedules),
+            )
+        counts: dict[str, int] = {}
+        for r in summary.results:
+            counts[r.status] = counts.get(r.status, 0) + 1
+        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        return Group(
+            t,
+            f"{line}; {summary.writes} write calls, {summary.requests} requests, "
+            f"{summary.retries} retries" + (" (dry run)" if dry_run else ""),
+        )
+
+    output.emit(ctx.obj, summary, table)
+    publish.require_success(summary)
+
+
+_TERMINAL = {"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED"}
+
+
+@app.command("submit")
+def submit_pipeline(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The pipeline (its folder name under pipelines/).")],
+    env: Annotated[str, typer.Option("--env", "-e", help="The environment.")],
+    host: Annotated[str | None, typer.Option("--host", help=_HOST_HELP)] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A pipeline parameter as name=value; repeat for more."),
+    ] = None,
+    experiment: Annotated[
+        str | None, typer.Option("--experiment", help="Experiment (default: the pipeline name).")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Follow the run; exit non-zero if it does not succeed.")
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to --wait.")] = 24 * 3600,
+    poll: Annotated[float, typer.Option("--poll", help="Seconds between checks.", min=0)] = 10,
+    outputs_file: Annotated[Path | None, typer.Option("--outputs", help=_OUTPUTS_HELP)] = None,
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", help="KFP namespace (default: the contract's kfp_namespace)."),
+    ] = None,
+) -> None:
+    """Start a run of the deployed default (newest) version and print its URL.
+
+    Parameters are checked against the pipeline's signature before anything is sent.
+    """
+    import time
+
+    from kfp_gcp.services import params
+    from kfp_gcp.services.project import load, select
+
+    project = _project(ctx)
+    (source,) = select(project, "pipeline", [name])
+    pipeline = load(project, source)
+    arguments = params.parse(name, params.signature(pipeline), param or [])
+    display = pipeline.pipeline_spec.pipeline_info.display_name or pipeline.name
+    api = _connect(ctx, env, host, outputs_file, namespace)
+    found = api.pipeline_named(display)
+    versions = api.versions(found.pipeline_id) if found else []
+    if not versions:
+        raise ConfigError(
+            f"pipeline {display!r} is not deployed to {api.host}",
+            hint=f"run kfp-gcp pipelines deploy --env {env} --only {name}",
+        )
+    default = versions[0]
+    experiment_id = api.experiment_id(experiment or display)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    run = api.run(
+        experiment_id=experiment_id,
+        job_name=f"{display} {stamp}",
+        params=arguments,
+        pipeline_id=found.pipeline_id,
+        version_id=default.pipeline_version_id,
+    )
+    url = api.run_url(run.run_id)
+    info: dict[str, Any] = {
+        "pipeline": display,
+        "version": default.display_name,
+        "run_id": run.run_id,
+        "url": url,
+        "state": str(run.state or "PENDING"),
+    }
+    output.stderr.print(f"Run of {display} ({default.display_name}): {url}", soft_wrap=True)
+    if wait:
+        deadline = time.monotonic() + timeout
+        state = info["state"]
+        with output.stderr.status(f"{display}: {state}") as status:
+            while state not in _TERMINAL and time.monotonic() < deadline:
+                time.sleep(poll)
+                current = api.get_run(run.run_id)
+                state = str(current.state or "PENDING")
+                tasks = getattr(getattr(current, "run_details", None), "task_details", None) or []
+                done = sum(1 for t in tasks if str(t.state) in _TERMINAL)
+                status.update(f"{display}: {state} ({done}/{len(tasks)} tasks finished)")
+        info["state"] = state
+    output.emit(ctx.obj, info, lambda: f"{info['url']}  [{info['state']}]")
+    if wait and info["state"] not in ("SUCCEEDED", "SKIPPED"):
+        raise RunError(
+            f"run {run.run_id} of {display} ended {info['state']}"
+            if info["state"] in _TERMINAL
+            else f"run {run.run_id} still {info['state']} after {timeout:.0f}s",
+            hint=f"open {url}",
+        )

@@ -1,0 +1,223 @@
+"""What the GitHub Actions workflows need that is more than calling a command: the bodies of
+the pull-request comments and of the drift issue (trimmed under GitHub's size limit), and the
+Terraform checks that `make test` runs offline, here with the real providers.
+
+Nothing here talks to GitHub: the workflows post what these functions write.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kfp_gcp.services import infra
+from kfp_gcp.services.project import Project
+
+# GitHub refuses an issue or pull-request comment body longer than this.
+GITHUB_COMMENT_LIMIT = 65_535
+# The per-environment default: the workflows join two environments into one comment.
+DEFAULT_MAX_CHARS = 30_000
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# Where terraform's plan proper starts in `kfp-gcp infra plan` output (after init's chatter).
+_PLAN_START = (
+    "Terraform used the selected providers",
+    "Terraform will perform the following actions",
+    "No changes.",
+    "Error:",
+)
+_ACTIONS = ("create", "update", "replace", "delete")
+
+
+@dataclass(frozen=True)
+class Body:
+    """A comment body (trimmed to fit) and the same text in full (for the job summary)."""
+
+    trimmed: str
+    full: str
+    cut_lines: int
+
+
+def plan_excerpt(text: str) -> str:
+    """The plan part of a plan log, without colour codes or `terraform init` output."""
+    lines = _ANSI.sub("", text).splitlines()
+    for i, line in enumerate(lines):
+        if line.lstrip("│ ").startswith(_PLAN_START):
+            lines = lines[i:]
+            break
+    return "\n".join(lines).strip("\n")
+
+
+def plan_changes(plan_json: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action, address) for every resource the plan changes, in plan order."""
+    found = []
+    for change in plan_json.get("resource_changes", []):
+        actions = change.get("change", {}).get("actions", [])
+        if "delete" in actions and "create" in actions:
+            action = "replace"
+        elif actions and actions[0] in _ACTIONS:
+            action = actions[0]
+        else:
+            continue  # no-op, read
+        found.append((action, change["address"]))
+    return found
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any run of backticks inside `text`."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def fit(head: str, title: str, text: str, max_chars: int, language: str = "text") -> Body:
+    """`head`, then `text` in a collapsed code block; lines are cut from the end of `text`
+    until the whole body is at most `max_chars` long."""
+    if max_chars > GITHUB_COMMENT_LIMIT or max_chars < len(head) + 500:
+        raise ValueError(f"max_chars must be between {len(head) + 500} and {GITHUB_COMMENT_LIMIT}")
+    fence = _fence(text)
+
+    def body(shown: str, note: str) -> str:
+        return (
+            f"{head}\n<details><summary>{title}</summary>\n\n"
+            f"{fence}{language}\n{shown}\n{fence}\n{note}</details>\n"
+        )
+
+    full = body(text, "")
+    if len(full) <= max_chars:
+        return Body(full, full, 0)
+    lines = text.splitlines()
+    kept = len(lines)
+    while kept > 0:
+        kept -= max(1, (kept // 20))
+        note = f"\n… {len(lines) - kept} more lines: the full text is in the job summary.\n"
+        candidate = body("\n".join(lines[:kept]), note)
+        if len(candidate) <= max_chars:
+            return Body(candidate, full, len(lines) - kept)
+    note = f"\n… {len(lines)} lines: the full text is in the job summary.\n"
+    return Body(body("", note), full, len(lines))
+
+
+def plan_body(
+    env: str, plan_json: dict[str, Any], plan_text: str, max_chars: int, title: str | None = None
+) -> Body:
+    """The plan of one environment for a person: counts, protected resources, the plan."""
+    changes = plan_changes(plan_json)
+    counts = Counter(action for action, _ in changes)
+    destructive = infra.destructive_changes(plan_json)
+    lines = [f"### {title or f'Terraform plan: {env}'}", ""]
+    if changes:
+        lines.append(
+            "**Plan:** " + ", ".join(f"{counts[a]} to {a}" for a in _ACTIONS if counts[a]) + "."
+        )
+    else:
+        lines.append("**Plan:** no changes.")
+    if destructive:
+        lines += [
+            "",
+            f"**Destroy guard: blocked.** `kfp-gcp infra guard` fails for {env}: the plan would",
+            *(f"- {c['action']} `{c['address']}` ({c['kind']})" for c in destructive),
+            "",
+            "CI never allows this; if it is intended, a person applies it locally "
+            "(docs/ci.md, Destroy guard).",
+        ]
+    else:
+        lines += ["", "**Destroy guard: passed** (nothing protected is deleted or replaced)."]
+    if changes:
+        lines += ["", "| Action | Resource |", "| --- | --- |"]
+        shown = changes[:50]
+        lines += [f"| {action} | `{address}` |" for action, address in shown]
+        if len(changes) > len(shown):
+            lines.append(f"| … | {len(changes) - len(shown)} more |")
+    lines.append("")
+    return fit("\n".join(lines), "Plan output", plan_excerpt(plan_text), max_chars)
+
+
+def manifests_body(
+    env: str,
+    old: list[dict[str, Any]] | None,
+    new: list[dict[str, Any]],
+    max_chars: int,
+) -> Body:
+    """The rendered manifests of one environment against main's, object by object."""
+    from kfp_gcp.services.manifests import object_diff
+
+    changes = object_diff(old or [], new)
+    lines = [f"### Rendered manifests: {env}", ""]
+    if old is None:
+        lines += ["main does not render this environment: every object is new.", ""]
+    lines.append(
+        f"{len(new)} objects; against main: {len(changes.added)} added, "
+        f"{len(changes.removed)} removed, {len(changes.changed)} changed."
+    )
+    for label, keys in (("Added", changes.added), ("Removed", changes.removed)):
+        if keys:
+            lines += ["", f"{label}: " + ", ".join(f"`{k}`" for k in keys[:40])]
+            if len(keys) > 40:
+                lines[-1] += f" and {len(keys) - 40} more"
+    lines.append("")
+    text = changes.text.rstrip("\n") or "no differences"
+    return fit("\n".join(lines), "Diff against main", text, max_chars, language="diff")
+
+
+def load_objects(path: Path) -> list[dict[str, Any]]:
+    """The objects of a multi-document YAML file (a `kfp-gcp manifests render --out`)."""
+    import yaml
+
+    return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+
+
+# Terraform with the real providers (GitHub) instead of ../shared/tools/tf-offline.
+
+
+def terraform_roots(project: Project) -> list[Path]:
+    """Every folder with Terraform code: modules, the contract, bootstrap, environments."""
+    top = project.root / "terraform"
+    return sorted(
+        {p.parent for p in top.rglob("*.tf") if ".terraform" not in p.relative_to(top).parts}
+    )
+
+
+def terraform_check(
+    project: Project, sink: infra.LineSink, tests: bool = True, checkov: bool = True
+) -> list[str]:
+    """fmt, then init (no backend) and validate every root, its `terraform test` files, and
+    checkov. Returns what failed; every step runs even when an earlier one failed."""
+    failed: list[str] = []
+
+    def step(name: str, args: list[str], cwd: Path) -> None:
+        sink(f"::group::{name}")
+        code = infra.run_terraform(args, cwd, sink, ok_codes=tuple(range(256)))
+        sink("::endgroup::")
+        if code != 0:
+            failed.append(name)
+
+    step("terraform fmt", ["fmt", "-check", "-recursive", "-diff", "-no-color"], project.root)
+    for root in terraform_roots(project):
+        name = str(root.relative_to(project.root))
+        init = ["init", "-backend=false", "-input=false", "-no-color"]
+        before = len(failed)
+        step(f"init {name}", init, root)
+        if len(failed) > before:
+            continue
+        step(f"validate {name}", ["validate", "-no-color"], root)
+        if tests and list((root / "tests").glob("*.tftest.hcl")):
+            step(f"test {name}", ["test", "-no-color"], root)
+    if checkov:
+        sink("::group::checkov")
+        binary = Path(sys.executable).parent / "checkov"
+        done = subprocess.run(
+            [str(binary), "-d", "terraform", "--framework", "terraform", "--skip-download",
+             "--compact", "--quiet"],
+            cwd=project.root, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        for line in (done.stdout + done.stderr).splitlines():
+            sink(line)
+        sink("::endgroup::")
+        if done.returncode != 0:
+            failed.append("checkov")
+    return failed

@@ -1,0 +1,311 @@
+"""`pipelines deploy`: the scenarios of issue 5 against tests/fake_kfp.py (a local server
+shaped like KFP's v2beta1 API), through the real kfp SDK client."""
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from kfp_gcp.cli import app
+from kfp_gcp.errors import CompileError, PublishError
+from kfp_gcp.services import publish
+from kfp_gcp.services.kfp_api import KfpApi, RetryPolicy
+from tests.fake_kfp import FakeKfp, Fault
+
+LOADER = """\
+from kfp import dsl
+
+from components.load_dataset.component import load_dataset
+
+
+@dsl.pipeline(name={name!r}, display_name={display!r}, description={description!r})
+def {func}(dataset: str = "wine") -> None:
+    load_dataset(name=dataset)
+"""
+
+SCHEDULES = """\
+schedules:
+  - name: nightly
+    cron: "{cron}"
+    parameters: {{dataset: iris}}
+"""
+
+
+def pipeline_source(func, display=None, description="Loads a dataset."):
+    name = func.replace("_", "-")
+    return LOADER.format(func=func, name=name, display=display or name, description=description)
+
+
+@pytest.fixture
+def fake(socket_enabled):
+    server = FakeKfp(page_size_cap=1).start()  # one item per page: every list paginates
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def project(make_project):
+    return make_project(
+        {
+            "alpha": pipeline_source("alpha"),
+            # A name with spaces and non-ASCII, as a person might write it.
+            "beta": pipeline_source("beta", display="Bêta pipeline ÿ ünïcode"),
+        }
+    )
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def api_for(fake, namespace="kubeflow", **policy):
+    clock = FakeClock()
+    settings = {"read_timeout_s": 2.0, "sleep": clock.sleep, "clock": clock.clock, **policy}
+    api = KfpApi(fake.url, namespace, policy=RetryPolicy(**settings))
+    api.fake_clock = clock
+    return api
+
+
+def deploy(fake, project, names=None, dry_run=False, **policy):
+    from kfp_gcp.services.project import select
+
+    prepared = publish.prepare(project, select(project, "pipeline", names))
+    return publish.deploy(api_for(fake, **policy), project, prepared, dry_run=dry_run)
+
+
+def rewrite(project, name, text):
+    """Change a pipeline's source; forget its module so the next compile sees the change."""
+    import sys
+
+    (project.root / f"pipelines/{name}/pipeline.py").write_text(text)
+    for module in [m for m in sys.modules if m.startswith(f"pipelines.{name}")]:
+        del sys.modules[module]
+
+
+def statuses(summary):
+    return {r.pipeline: r.status for r in summary.results}
+
+
+def test_first_deploy_creates_each_pipeline_with_one_write(fake, project):
+    summary = deploy(fake, project)
+    assert statuses(summary) == {"alpha": "created", "Bêta pipeline ÿ ünïcode": "created"}
+    assert [w.path for w in fake.writes] == ["/apis/v2beta1/pipelines/upload"] * 2
+    assert {w.query["namespace"] for w in fake.writes} == {"kubeflow"}
+    for result in summary.results:
+        (version,) = fake.versions_of(result.pipeline)
+        assert f"content-sha256: {result.digest}" in version["description"]
+        assert "source: pipelines/" in version["description"]
+        assert publish.display_name(version["pipeline_spec"]) == result.pipeline
+
+
+def test_noop_redeploy_makes_zero_writes(fake, project):
+    deploy(fake, project)
+    fake.reset_log()
+    summary = deploy(fake, project)
+    assert set(statuses(summary).values()) == {"unchanged"}
+    assert fake.writes == []
+    assert summary.writes == 0
+
+
+def test_one_changed_pipeline_makes_one_write_and_becomes_the_default(fake, project):
+    deploy(fake, project)
+    rewrite(project, "alpha", pipeline_source("alpha", description="Loads, described anew."))
+    fake.reset_log()
+    summary = deploy(fake, project)
+    assert statuses(summary) == {"alpha": "new-version", "Bêta pipeline ÿ ünïcode": "unchanged"}
+    assert [w.path for w in fake.writes] == ["/apis/v2beta1/pipelines/upload_version"]
+    versions = fake.versions_of("alpha")
+    assert versions[-1]["display_name"] == publish.version_name(summary.results[0].digest)
+    # The newest version is the default; a revert re-uploads the old content as newest.
+    rewrite(project, "alpha", pipeline_source("alpha"))
+    fake.reset_log()
+    summary = deploy(fake, project, ["alpha"])
+    assert statuses(summary) == {"alpha": "restored"}
+    assert fake.versions_of("alpha")[-1]["display_name"].endswith("-r2")
+    assert len(fake.writes) == 1
+
+
+def test_a_bad_pipeline_fails_before_any_request(fake, project):
+    rewrite(project, "beta", "from kfp import dsl\nraise ValueError('broken')\n")
+    with pytest.raises(CompileError) as error:
+        deploy(fake, project)
+    assert "pipelines/beta/pipeline.py" in error.value.message
+    assert "broken" in error.value.message
+    assert fake.log == []
+
+
+def test_bad_schedule_file_fails_before_any_request(fake, project):
+    (project.root / "pipelines/alpha/schedules.yaml").write_text(
+        "schedules:\n  - name: nightly\n    cron: '0 2 * * *'\n    colour: blue\n"
+    )
+    with pytest.raises(Exception, match="six fields") as error:
+        deploy(fake, project)
+    assert "colour" in str(error.value)
+    assert fake.log == []
+
+
+def test_bursts_of_5xx_timeouts_and_slow_answers_converge_without_duplicates(fake, project):
+    fake.slow = 0.02
+    fake.faults = [
+        Fault(status=503, count=3, methods=frozenset({"GET"})),
+        Fault(status=500, count=2, methods=frozenset({"POST"})),
+        Fault(status=429, count=1),
+        # The upload takes effect but the answer comes after the client's read timeout:
+        # the retry gets a 409, which deploy confirms by listing.
+        Fault(status=0, count=1, methods=frozenset({"POST"}), delay=1.0, after=True),
+    ]
+    summary = deploy(fake, project, read_timeout_s=0.5)
+    assert set(statuses(summary).values()) == {"created"}
+    assert summary.retries >= 7
+    for result in summary.results:
+        assert len(fake.versions_of(result.pipeline)) == 1
+    fake.reset_log()
+    assert set(statuses(deploy(fake, project)).values()) == {"unchanged"}
+    assert fake.writes == []
+
+
+def test_connection_refused_gives_up_at_the_deadline(socket_enabled, project):
+    clock = FakeClock()
+    policy = RetryPolicy(deadline_s=30, sleep=clock.sleep, clock=clock.clock)
+    api = KfpApi("http://127.0.0.1:9", "team-a", policy=policy)  # no probe outside kubeflow
+
+    def refuse():
+        raise ConnectionRefusedError("refused")
+
+    with pytest.raises(PublishError, match="deadline"):
+        api.call("GET healthz", refuse)
+    assert clock.now <= 30
+    assert all(s <= 30 for s in clock.sleeps)
+    assert len(clock.sleeps) >= 3
+    # Exponential with jitter in [d/2, d]: each delay at least half the previous cap.
+    assert clock.sleeps[1] >= 0.5
+    assert clock.sleeps[2] >= 1.0
+
+
+def test_a_409_race_between_list_and_create_counts_as_success(fake, project):
+    from kfp_gcp.services.project import select
+
+    prepared = publish.prepare(project, select(project, "pipeline", ["alpha"]))
+    (alpha,) = prepared
+    spec = {"pipelineInfo": {"name": "alpha"}}
+    description = publish.describe(alpha, publish.GitInfo())
+    raced = []
+
+    def rival(path, query):  # another deploy of the same commit gets there first
+        if path.endswith("/pipelines/upload") and not raced:
+            raced.append(path)
+            fake.add_pipeline("alpha", description, "kubeflow", spec)
+
+    fake.before_write = rival
+    summary = publish.deploy(api_for(fake), project, prepared)
+    assert raced
+    assert statuses(summary) == {"alpha": "created"}
+    assert len(fake.versions_of("alpha")) == 1
+    assert [w.status for w in fake.writes] == [409]
+
+
+def test_a_version_race_with_other_content_fails_loudly(fake, project):
+    deploy(fake, project, ["alpha"])
+    rewrite(project, "alpha", pipeline_source("alpha", description="changed"))
+    from kfp_gcp.services.project import select
+
+    (alpha,) = publish.prepare(project, select(project, "pipeline", ["alpha"]))
+    pid = next(iter(fake.pipelines))
+
+    def rival(path, query):
+        if path.endswith("/upload_version") and len(fake.versions_of("alpha")) == 1:
+            fake.add_version(pid, publish.version_name(alpha.digest), "by hand", {})
+
+    fake.before_write = rival
+    summary = publish.deploy(api_for(fake), project, [alpha])
+    assert statuses(summary) == {"alpha": "failed"}
+    assert "other content" in summary.results[0].error
+    with pytest.raises(PublishError):
+        publish.require_success(summary)
+
+
+def test_dry_run_lists_but_never_writes(fake, project):
+    summary = deploy(fake, project, dry_run=True)
+    assert set(statuses(summary).values()) == {"would-create"}
+    assert fake.writes == []
+    assert fake.log  # it did read
+
+
+def test_namespace_setting_is_sent_and_respected(fake, project):
+    summary = deploy(fake, project, namespace="team-a")
+    assert {p["namespace"] for p in fake.pipelines.values()} == {"team-a"}
+    assert summary.namespace == "team-a"
+    lists = [r for r in fake.log if r.path == "/apis/v2beta1/pipelines" and r.method == "GET"]
+    assert {r.query.get("namespace") for r in lists} == {"team-a"}
+
+
+def deploy_api(fake, project, names=None, namespace="kubeflow"):
+    from kfp_gcp.services.project import select
+
+    prepared = publish.prepare(project, select(project, "pipeline", names))
+    return publish.deploy(api_for(fake, namespace=namespace), project, prepared)
+
+
+def test_content_digest_ignores_comments_key_order_and_sdk_version():
+    a = "# header\npipelineInfo: {name: x}\nsdkVersion: kfp-2.17.3\nroot: {a: 1, b: 2}\n"
+    b = "pipelineInfo: {name: x}\nroot: {b: 2, a: 1}\nsdkVersion: kfp-2.17.9\n"
+    c = "pipelineInfo: {name: x}\nroot: {b: 3, a: 1}\nsdkVersion: kfp-2.17.9\n"
+    assert publish.content_digest(a) == publish.content_digest(b)
+    assert publish.content_digest(a) != publish.content_digest(c)
+
+
+def test_repository_pipelines_hash_the_same_on_every_compile(repo, tmp_path):
+    from kfp_gcp.services.compiler import compile_all
+    from kfp_gcp.services.project import select
+
+    sources = select(repo, "pipeline", ["training"])
+    (first,) = compile_all(repo, sources, tmp_path / "a")
+    (second,) = compile_all(repo, sources, tmp_path / "b")
+    assert publish.content_digest(first.output.read_text()) == publish.content_digest(
+        second.output.read_text()
+    )
+
+
+def test_cli_deploy_prints_json_summary_and_no_sdk_noise(fake, project):
+    runner = CliRunner()
+    args = ["--project-dir", str(project.root), "-o", "json", "pipelines", "deploy"]
+    result = runner.invoke(app, [*args, "--env", "dev", "--host", fake.url])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {r["status"] for r in data["results"]} == {"created"}
+    assert data["namespace"] == "kubeflow"
+    again = runner.invoke(app, [*args, "--env", "dev", "--host", fake.url])
+    assert {r["status"] for r in json.loads(again.stdout)["results"]} == {"unchanged"}
+    table = runner.invoke(
+        app,
+        ["--project-dir", str(project.root), "pipelines", "deploy", "--env", "dev",
+         "--host", fake.url, "--only", "alpha"],
+    )  # fmt: skip
+    assert table.exit_code == 0
+    assert "unchanged" in table.stdout
+    assert "0 write calls" in table.stdout
+
+
+def test_cli_no_domain_mode_asks_for_host(project, tmp_path):
+    from tests.conftest import REPO
+
+    outputs = tmp_path / "outputs.json"
+    shutil.copy(REPO / "tests/fixtures/platform-outputs.json", outputs)
+    result = CliRunner().invoke(
+        app,
+        ["--project-dir", str(project.root), "pipelines", "deploy", "--env", "dev",
+         "--outputs", str(outputs)],
+    )  # fmt: skip
+    assert result.exit_code == 3
+    assert "no domain" in result.stderr
+    assert "kfp-gcp ui --env dev" in result.stderr

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from kfp_gcp import output
+from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import RunError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.ci import Body
-    from kfp_gcp.services.project import Project
 
 app = typer.Typer(
     help="Helpers for the GitHub Actions workflows: PR comment bodies, Terraform checks.",
@@ -44,12 +44,6 @@ SummaryOption = Annotated[
         dir_okay=False,
     ),
 ]
-
-
-def _project(ctx: typer.Context) -> Project:
-    from kfp_gcp.services.project import find_project
-
-    return find_project(ctx.obj.project_dir)
 
 
 def _write(body: Body, out: Path | None, summary: Path | None) -> None:

@@ -10,10 +10,11 @@ from rich.console import Group
 from rich.table import Table
 
 from kfp_gcp import output
+from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import DestroyBlocked
 
 if TYPE_CHECKING:
-    from kfp_gcp.services.project import Project
+    pass
 
 app = typer.Typer(
     help="Plan and apply an environment's Terraform, read its outputs, estimate its cost.",
@@ -24,12 +25,6 @@ EnvOption = Annotated[
     str,
     typer.Option("--env", "-e", help="The environment: a folder under terraform/environments/."),
 ]
-
-
-def _project(ctx: typer.Context) -> Project:
-    from kfp_gcp.services.project import find_project
-
-    return find_project(ctx.obj.project_dir)
 
 
 def _echo(line: str) -> None:

@@ -11,12 +11,12 @@ import typer
 from rich.table import Table
 
 from kfp_gcp import output
+from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import ConfigError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.infra import PlatformOutputs
     from kfp_gcp.services.manifests import Rendered
-    from kfp_gcp.services.project import Project
 
 # A literal so that `--help` does not import the service; equal to upstream.UPSTREAM_DIR_ENV.
 UPSTREAM_DIR_ENV = "KFP_GCP_UPSTREAM_DIR"
@@ -25,12 +25,6 @@ app = typer.Typer(
     help="Render, fetch and apply KFP's Kubernetes manifests (manifests/).",
     no_args_is_help=True,
 )
-
-
-def _project(ctx: typer.Context) -> Project:
-    from kfp_gcp.services.project import find_project
-
-    return find_project(ctx.obj.project_dir)
 
 
 def _outputs(path: Path) -> PlatformOutputs:

@@ -10,19 +10,13 @@ from rich.console import Group
 from rich.table import Table
 
 from kfp_gcp import output
+from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import CompileError, ConfigError, RunError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.local_run import LocalRun, Step
-    from kfp_gcp.services.project import Project
 
 app = typer.Typer(help="List, compile, run, deploy and submit pipelines.", no_args_is_help=True)
-
-
-def _project(ctx: typer.Context) -> Project:
-    from kfp_gcp.services.project import find_project
-
-    return find_project(ctx.obj.project_dir)
 
 
 @app.command("list")

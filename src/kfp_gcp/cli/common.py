@@ -1,0 +1,17 @@
+"""Helpers every noun's commands share."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from kfp_gcp.services.project import Project
+
+
+def project(ctx: typer.Context) -> Project:
+    """The repository the command works on (--project-dir, else found from here)."""
+    from kfp_gcp.services.project import find_project
+
+    return find_project(ctx.obj.project_dir)

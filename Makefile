@@ -5,6 +5,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 export UV_PYTHON_DOWNLOADS := never
+# Write .pyc files at install time: this environment may set PYTHONDONTWRITEBYTECODE, and
+# every kfp.local task is a fresh Python that would otherwise recompile kfp and sklearn.
+export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON ?= $(PYTHON)
 
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)

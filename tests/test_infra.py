@@ -286,3 +286,14 @@ def test_guard_fixtures_are_what_the_script_makes():
     assert {f"{name}.json" for name in make_fixtures.SCENARIOS} == {
         p.name for p in PLANS.glob("*.json")
     }
+
+
+def test_contract_from_an_unreadable_file_names_it(repo, tmp_path):
+    missing = tmp_path / "nope.json"
+    with pytest.raises(ConfigError, match=f"cannot read the outputs contract {missing}"):
+        infra.contract(repo, "dev", missing)
+
+
+def test_contract_from_a_file_is_checked(repo):
+    platform = infra.contract(repo, "dev", FIXTURES / "platform-outputs.json")
+    assert platform.environment == "dev"

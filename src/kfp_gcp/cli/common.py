@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -15,3 +16,14 @@ def project(ctx: typer.Context) -> Project:
     from kfp_gcp.services.project import find_project
 
     return find_project(ctx.obj.project_dir)
+
+
+OutputsOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--outputs",
+        help="The outputs contract as JSON (`kfp-gcp infra outputs -o json`), instead of "
+        "reading `terraform output`.",
+        dir_okay=False,
+    ),
+]

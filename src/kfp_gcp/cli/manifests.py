@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from kfp_gcp import output
+from kfp_gcp.cli.common import OutputsOption
 from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import ConfigError
 
@@ -27,19 +28,6 @@ app = typer.Typer(
 )
 
 
-def _outputs(path: Path) -> PlatformOutputs:
-    from kfp_gcp.services import infra
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read the outputs contract {path}: {exc.strerror}",
-            hint="pass the JSON of `kfp-gcp infra outputs --env ENV -o json`",
-        ) from None
-    return infra.parse_outputs(text, source=str(path))
-
-
 EnvOption = Annotated[
     str,
     typer.Option("--env", "-e", help="The environment: a folder under manifests/overlays/."),
@@ -50,15 +38,6 @@ VersionOption = Annotated[
         "--version",
         help="A KFP version from manifests/versions.yaml. Default: the lock's default.",
         show_default=False,
-    ),
-]
-OutputsOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--outputs",
-        help="The outputs contract as JSON (`kfp-gcp infra outputs -o json`), instead of "
-        "reading `terraform output`.",
-        dir_okay=False,
     ),
 ]
 UpstreamOption = Annotated[
@@ -117,7 +96,7 @@ def render(
 
     Example: kfp-gcp manifests render --env dev --outputs outputs.json --out dev.yaml
     """
-    from kfp_gcp.services import manifests
+    from kfp_gcp.services import infra, manifests
 
     project = _project(ctx)
     mirrors = manifests.parse_mirrors(registry_mirror or [])
@@ -126,7 +105,7 @@ def render(
         env,
         version=version,
         upstream_dir=upstream_dir,
-        outputs=_outputs(outputs_file) if outputs_file else None,
+        outputs=infra.contract(project, env, outputs_file),
         registry_mirrors=mirrors,
     )
     if out:
@@ -169,7 +148,7 @@ def _render(
     from kfp_gcp.services import infra, manifests
 
     project = _project(ctx)
-    contract = _outputs(outputs_file) if outputs_file else infra.outputs(project, env)
+    contract = infra.contract(project, env, outputs_file)
     rendered = manifests.render(
         project,
         env,

@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 
 from kfp_gcp import output
+from kfp_gcp.cli.common import OutputsOption
 from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import CompileError, ConfigError, RunError
 
@@ -193,7 +194,6 @@ _HOST_HELP = (
     "KFP endpoint instead of the environment's https://<domain> (a port-forward such as "
     "http://localhost:8080 from `kfp-gcp ui`, or a test server). No IAP auth is sent to it."
 )
-_OUTPUTS_HELP = "The outputs contract as JSON, instead of `terraform output`."
 
 
 def _connect(
@@ -224,7 +224,7 @@ def deploy_pipelines(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Compile and compare; make no write calls.")
     ] = False,
-    outputs_file: Annotated[Path | None, typer.Option("--outputs", help=_OUTPUTS_HELP)] = None,
+    outputs_file: OutputsOption = None,
     namespace: Annotated[
         str | None,
         typer.Option("--namespace", help="KFP namespace (default: the contract's kfp_namespace)."),
@@ -295,7 +295,7 @@ def submit_pipeline(
     ] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to --wait.")] = 24 * 3600,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between checks.", min=0)] = 10,
-    outputs_file: Annotated[Path | None, typer.Option("--outputs", help=_OUTPUTS_HELP)] = None,
+    outputs_file: OutputsOption = None,
     namespace: Annotated[
         str | None,
         typer.Option("--namespace", help="KFP namespace (default: the contract's kfp_namespace)."),

@@ -7,24 +7,19 @@ private and is reached with the person's own IAM through the cluster's DNS endpo
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kfp_gcp import output
+from kfp_gcp.cli.common import OutputsOption
 
 
 def ui(
     ctx: typer.Context,
     env: Annotated[str, typer.Option("--env", "-e", help="The environment.")],
     port: Annotated[int, typer.Option(help="Local port.", min=1024, max=65535)] = 8080,
-    outputs_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--outputs", help="The outputs contract as JSON, instead of `terraform output`."
-        ),
-    ] = None,
+    outputs_file: OutputsOption = None,
 ) -> None:
     """Open the KFP UI on localhost through a port-forward (no-domain mode).
 
@@ -36,11 +31,7 @@ def ui(
     from kfp_gcp.services.project import find_project
 
     project = find_project(ctx.obj.project_dir)
-    outputs = (
-        infra.parse_outputs(outputs_file.read_text(encoding="utf-8"), str(outputs_file))
-        if outputs_file
-        else infra.outputs(project, env)
-    )
+    outputs = infra.contract(project, env, outputs_file)
     if outputs.domain:
         output.stderr.print(f"note: {env} also serves the UI at https://{outputs.domain} (IAP)")
     code = deploy.port_forward(

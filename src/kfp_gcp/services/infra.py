@@ -191,6 +191,21 @@ def outputs(project: Project, env: str) -> PlatformOutputs:
     return parse_outputs("\n".join(lines), source=f"terraform output in {env}")
 
 
+def contract(project: Project, env: str, outputs_file: Path | None = None) -> PlatformOutputs:
+    """The environment's outputs contract: from `outputs_file` (JSON of `infra outputs`)
+    when given, else from `terraform output`."""
+    if outputs_file is None:
+        return outputs(project, env)
+    try:
+        text = outputs_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read the outputs contract {outputs_file}: {exc.strerror}",
+            hint="pass the JSON of `kfp-gcp infra outputs --env ENV -o json`",
+        ) from None
+    return parse_outputs(text, source=str(outputs_file))
+
+
 def parse_outputs(text: str, source: str) -> PlatformOutputs:
     try:
         return PlatformOutputs.model_validate_json(text)

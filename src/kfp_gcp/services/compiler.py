@@ -10,7 +10,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from kfp_gcp.errors import KfpGcpError
+from kfp_gcp.errors import CompileError, KfpGcpError
 from kfp_gcp.services.project import Project, Source, load, relative
 
 # A header line such as "#    candidates: list [Default: [{'a': 1.0, 'b': 2.0}]]".
@@ -106,3 +106,14 @@ def compile_all(
 ) -> list[CompileResult]:
     out = out_dir or project.compiled_dir
     return [compile_one(project, source, out) for source in sources]
+
+
+def require_compiled(results: list[CompileResult], consequence: str, hint: str) -> None:
+    """Raise one CompileError naming every failed source, if any failed."""
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise CompileError(
+            f"{len(failed)} of {len(results)} pipelines failed{consequence}: "
+            + "; ".join(f"{r.source}: {r.error}" for r in failed),
+            hint=hint,
+        )

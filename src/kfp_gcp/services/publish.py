@@ -27,7 +27,7 @@ import yaml
 
 from kfp_gcp.errors import CompileError, PublishError
 from kfp_gcp.services import params, schedules
-from kfp_gcp.services.compiler import compile_all
+from kfp_gcp.services.compiler import compile_all, require_compiled
 from kfp_gcp.services.kfp_api import AlreadyExists, KfpApi
 from kfp_gcp.services.project import Project, Source, load, relative
 
@@ -111,13 +111,9 @@ def describe(compiled: Compiled, git: GitInfo) -> str:
 def prepare(project: Project, sources: list[Source]) -> list[Compiled]:
     """Compile and validate every source; raise before anything is published."""
     results = compile_all(project, sources)
-    failed = [r for r in results if not r.ok]
-    if failed:
-        raise CompileError(
-            f"{len(failed)} of {len(results)} pipelines failed, nothing was published: "
-            + "; ".join(f"{r.source}: {r.error}" for r in failed),
-            hint="fix the files named above and deploy again",
-        )
+    require_compiled(
+        results, ", nothing was published", hint="fix the files named above and deploy again"
+    )
     prepared = []
     for source, result in zip(sources, results, strict=True):
         assert result.output is not None

@@ -3,7 +3,7 @@ from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
 from kfp_gcp.errors import CompileError, ProjectError
-from kfp_gcp.services import catalog
+from kfp_gcp.services.pipelines import catalog
 
 UNUSED_COMPONENT = '''
 from kfp import dsl

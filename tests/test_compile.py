@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
 from kfp_gcp.errors import CompileError
-from kfp_gcp.services.compiler import canonical_header, compile_all
+from kfp_gcp.services.pipelines.compiler import canonical_header, compile_all
 from kfp_gcp.services.project import discover
 
 GOOD = """

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from kfp.dsl import ClassificationMetrics, Dataset, Metrics, Model
 
-from kfp_gcp.services.local_run import init_local, task_environment
+from kfp_gcp.services.pipelines.local_run import init_local, task_environment
 from kfp_gcp.services.project import Project, discover, load
 from tests.conftest import REPO
 
@@ -187,7 +187,7 @@ def test_select_best_prefers_the_higher_accuracy_then_the_earlier_candidate(comp
 
 
 def test_cluster_packages_are_the_versions_local_runs_use(repo):
-    from kfp_gcp.services.catalog import packages_installed
+    from kfp_gcp.services.pipelines.catalog import packages_installed
 
     for source in discover(repo, "component"):
         for requirement in packages_installed(load(repo, source)):
@@ -222,7 +222,7 @@ def test_gpu_info_reports_no_gpus_where_there_are_none(components):
 def test_gpu_placement_compiles_to_toleration_selector_and_gpu_request(repo, tmp_path):
     import yaml
 
-    from kfp_gcp.services.compiler import compile_all
+    from kfp_gcp.services.pipelines.compiler import compile_all
     from kfp_gcp.services.project import select
 
     (result,) = compile_all(repo, select(repo, "pipeline", ["gpu_smoke"]), tmp_path)

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services.cost import Prices, Sizing, estimate, load_prices, load_sizing
-from kfp_gcp.services.infra import environments
+from kfp_gcp.services.infra.cost import Prices, Sizing, estimate, load_prices, load_sizing
+from kfp_gcp.services.infra.terraform import environments
 
 ROUND_PRICES = Prices.model_validate(
     {

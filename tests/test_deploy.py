@@ -15,9 +15,9 @@ import pytest
 import yaml
 
 from kfp_gcp.errors import ConfigError, RunError
-from kfp_gcp.services import deploy
-from kfp_gcp.services.cluster import SecretManager, unavailable, wait_for_deployments
-from kfp_gcp.services.infra import parse_outputs
+from kfp_gcp.services.cluster import deploy
+from kfp_gcp.services.cluster.access import SecretManager, unavailable, wait_for_deployments
+from kfp_gcp.services.infra.terraform import parse_outputs
 from tests.conftest import REPO
 
 OUTPUTS = parse_outputs((REPO / "tests/fixtures/platform-outputs.json").read_text(), "fixture")
@@ -106,7 +106,7 @@ def fakes(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "my-own-kubeconfig"))
     # The venv's kubectl would win over PATH: the cluster code gets the fakes (rendering
     # keeps the real kubectl for kustomize).
-    monkeypatch.setattr("kfp_gcp.services.cluster.tool", lambda name: str(bin_dir / name))
+    monkeypatch.setattr("kfp_gcp.services.cluster.access.tool", lambda name: str(bin_dir / name))
 
     def calls():
         return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -340,7 +340,7 @@ def test_secret_manager_reads_the_latest_version_with_a_bearer_token(secret_serv
 
 
 def test_secret_manager_retries_unavailable_then_succeeds(secret_server, monkeypatch):
-    monkeypatch.setattr("kfp_gcp.services.cluster.time.sleep", lambda s: None)
+    monkeypatch.setattr("kfp_gcp.services.cluster.access.time.sleep", lambda s: None)
     SecretServer.script = [(503, {}), (429, {}), (200, payload("ok"))]
     manager = SecretManager(token=lambda: "tok", base_url=secret_server)
     assert manager.access("projects/p/secrets/s") == "ok"
@@ -403,7 +403,7 @@ def test_diff_needs_both_from_and_to():
 
 
 def test_object_diff_names_added_removed_and_changed():
-    from kfp_gcp.services.manifests import object_diff
+    from kfp_gcp.services.manifests.compose import object_diff
 
     cm = {
         "kind": "ConfigMap",

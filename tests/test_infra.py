@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
 from kfp_gcp.errors import ConfigError, DestroyBlocked, PrerequisiteError, RunError
-from kfp_gcp.services import infra
+from kfp_gcp.services.infra import terraform
 from tests.conftest import REPO
 
 FIXTURES = REPO / "tests" / "fixtures"
@@ -144,13 +144,13 @@ def test_apply_applies_only_a_saved_plan(env_project, fake_terraform):
 
 
 def test_terraform_comes_from_path_else_from_the_wheel(monkeypatch):
-    monkeypatch.setattr(infra.shutil, "which", lambda name: "/opt/bin/terraform")
-    assert infra.terraform_argv() == ["/opt/bin/terraform"]
-    monkeypatch.setattr(infra.shutil, "which", lambda name: None)
-    assert infra.terraform_argv() == [sys.executable, "-m", "kfp_gcp.terraform_cli"]
-    monkeypatch.setattr(infra, "find_spec", lambda name: None)
+    monkeypatch.setattr(terraform.shutil, "which", lambda name: "/opt/bin/terraform")
+    assert terraform.terraform_argv() == ["/opt/bin/terraform"]
+    monkeypatch.setattr(terraform.shutil, "which", lambda name: None)
+    assert terraform.terraform_argv() == [sys.executable, "-m", "kfp_gcp.terraform_cli"]
+    monkeypatch.setattr(terraform, "find_spec", lambda name: None)
     with pytest.raises(PrerequisiteError, match="no terraform on PATH"):
-        infra.terraform_argv()
+        terraform.terraform_argv()
 
 
 def test_the_wheel_terraform_runs_a_real_plan(tmp_path):
@@ -200,14 +200,14 @@ def _contract_fields(text: str) -> set[str]:
 def test_python_model_mirrors_the_terraform_contract_module():
     text = (REPO / "terraform" / "contract" / "variables.tf").read_text()
     terraform_fields = _contract_fields(text)
-    python_fields = set(infra.PlatformOutputs.model_fields) | set(
-        infra.ServiceAccounts.model_fields
+    python_fields = set(terraform.PlatformOutputs.model_fields) | set(
+        terraform.ServiceAccounts.model_fields
     )
     assert terraform_fields == python_fields
 
 
 def test_documented_fixture_satisfies_the_contract():
-    platform = infra.parse_outputs((FIXTURES / "platform-outputs.json").read_text(), "fixture")
+    platform = terraform.parse_outputs((FIXTURES / "platform-outputs.json").read_text(), "fixture")
     assert platform.pipeline_root.startswith(f"gs://{platform.artifact_bucket}/")
 
 
@@ -224,8 +224,8 @@ def test_documented_fixture_satisfies_the_contract():
     ],
 )
 def test_guard_finds_deletes_and_replaces_of_protected_resources(fixture, expected):
-    plan = infra.load_plan_json(PLANS / f"{fixture}.json")
-    found = [(c["address"], c["action"]) for c in infra.destructive_changes(plan)]
+    plan = terraform.load_plan_json(PLANS / f"{fixture}.json")
+    found = [(c["address"], c["action"]) for c in terraform.destructive_changes(plan)]
     assert found == expected
 
 
@@ -291,9 +291,9 @@ def test_guard_fixtures_are_what_the_script_makes():
 def test_contract_from_an_unreadable_file_names_it(repo, tmp_path):
     missing = tmp_path / "nope.json"
     with pytest.raises(ConfigError, match=f"cannot read the outputs contract {missing}"):
-        infra.contract(repo, "dev", missing)
+        terraform.contract(repo, "dev", missing)
 
 
 def test_contract_from_a_file_is_checked(repo):
-    platform = infra.contract(repo, "dev", FIXTURES / "platform-outputs.json")
+    platform = terraform.contract(repo, "dev", FIXTURES / "platform-outputs.json")
     assert platform.environment == "dev"

@@ -28,8 +28,8 @@ from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services import manifests
-from kfp_gcp.services.infra import PlatformOutputs, parse_outputs
+from kfp_gcp.services.infra.terraform import PlatformOutputs, parse_outputs
+from kfp_gcp.services.manifests import compose
 from kfp_gcp.services.project import Project
 from tests.conftest import REPO
 
@@ -111,8 +111,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 @pytest.fixture(scope="module")
 def render(project: Project) -> Any:
     @cache
-    def get(env: str, version: str) -> manifests.Rendered:
-        return manifests.render(
+    def get(env: str, version: str) -> compose.Rendered:
+        return compose.render(
             project, env, version=version, upstream_dir=UPSTREAM, outputs=OUTPUTS[env]()
         )
 
@@ -120,7 +120,7 @@ def render(project: Project) -> Any:
 
 
 @pytest.fixture(params=CASES, ids=IDS)
-def case(request: pytest.FixtureRequest, render: Any) -> tuple[str, str, manifests.Rendered]:
+def case(request: pytest.FixtureRequest, render: Any) -> tuple[str, str, compose.Rendered]:
     env, version = request.param
     return env, version, render(env, version)
 
@@ -128,7 +128,7 @@ def case(request: pytest.FixtureRequest, render: Any) -> tuple[str, str, manifes
 # Helpers on rendered objects.
 
 
-def find(rendered: manifests.Rendered, kind: str, name: str) -> dict[str, Any]:
+def find(rendered: compose.Rendered, kind: str, name: str) -> dict[str, Any]:
     found = [o for o in rendered.objects if o["kind"] == kind and o["metadata"]["name"] == name]
     assert len(found) == 1, f"expected one {kind}/{name}, found {len(found)}"
     return found[0]
@@ -219,7 +219,7 @@ def test_each_environment_and_version_renders(case):
     for obj in rendered.namespaced_objects:
         if obj["kind"] != "PriorityClass":
             assert obj["metadata"].get("namespace") == "kubeflow", obj["metadata"]["name"]
-    assert manifests.PLACEHOLDER not in rendered.text
+    assert compose.PLACEHOLDER not in rendered.text
     assert (rendered.work_dir / "rendered.yaml").read_text() == rendered.text
     # The stream parses back to the same objects, cluster-scoped first.
     assert load_all(rendered.text) == rendered.objects
@@ -227,7 +227,7 @@ def test_each_environment_and_version_renders(case):
 
 def test_rendering_is_deterministic(project, render):
     first = render("prod", "2.17.0")
-    again = manifests.render(
+    again = compose.render(
         project, "prod", version="2.17.0", upstream_dir=UPSTREAM, outputs=prod_outputs()
     )
     assert again.text == first.text
@@ -301,7 +301,7 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
     return found
 
 
-def upstream_baseline(rendered: manifests.Rendered) -> list[dict[str, Any]]:
+def upstream_baseline(rendered: compose.Rendered) -> list[dict[str, Any]]:
     """The same release composed with none of our components: `kfp/` and the upstream
     entries of `cluster-scoped/`."""
     work = rendered.work_dir
@@ -314,12 +314,12 @@ def upstream_baseline(rendered: manifests.Rendered) -> list[dict[str, Any]]:
     )
     return [
         o
-        for text in (manifests.kustomize(baseline), manifests.kustomize(work / "kfp"))
+        for text in (compose.kustomize(baseline), compose.kustomize(work / "kfp"))
         for o in load_all(text)
     ]
 
 
-def snapshot(env: str, rendered: manifests.Rendered) -> str:
+def snapshot(env: str, rendered: compose.Rendered) -> str:
     base = {_key(o): o for o in upstream_baseline(rendered)}
     entries = []
     for obj in rendered.objects:
@@ -807,30 +807,30 @@ def test_dev_has_no_ingress(render):
 def test_a_domain_without_iap_ingress_is_refused(project):
     fixture = dev_outputs().model_copy(update={"domain": "kfp.dev.example.com"})
     with pytest.raises(ConfigError, match="does not expose the UI") as info:
-        manifests.render(project, "dev", upstream_dir=UPSTREAM, outputs=fixture)
+        compose.render(project, "dev", upstream_dir=UPSTREAM, outputs=fixture)
     assert "iap-ingress" in (info.value.hint or "")
 
 
 def test_iap_ingress_without_a_domain_is_refused(project):
     no_domain = prod_outputs().model_copy(update={"domain": "", "static_ip_name": ""})
     with pytest.raises(ConfigError, match="no-domain mode"):
-        manifests.render(project, "prod", upstream_dir=UPSTREAM, outputs=no_domain)
+        compose.render(project, "prod", upstream_dir=UPSTREAM, outputs=no_domain)
 
 
 def test_another_environments_contract_is_refused(project):
     with pytest.raises(ConfigError, match="is for environment 'prod'"):
-        manifests.render(project, "dev", upstream_dir=UPSTREAM, outputs=prod_outputs())
+        compose.render(project, "dev", upstream_dir=UPSTREAM, outputs=prod_outputs())
 
 
 def test_a_pipeline_root_outside_the_bucket_is_refused(project):
     elsewhere = prod_outputs().model_copy(update={"pipeline_root": "gs://other-bucket/root"})
     with pytest.raises(ConfigError, match="not inside gs://acme-ml-prod-kfpprod-artifacts"):
-        manifests.render(project, "prod", upstream_dir=UPSTREAM, outputs=elsewhere)
+        compose.render(project, "prod", upstream_dir=UPSTREAM, outputs=elsewhere)
 
 
 def test_unknown_environment_lists_the_overlays(project):
     with pytest.raises(ConfigError, match="no overlay for environment 'qa'") as info:
-        manifests.render(project, "qa", upstream_dir=UPSTREAM, outputs=dev_outputs())
+        compose.render(project, "qa", upstream_dir=UPSTREAM, outputs=dev_outputs())
     assert "dev, prod" in (info.value.hint or "")
 
 
@@ -845,7 +845,7 @@ def test_missing_upstream_sources_fail_with_a_clear_message(monkeypatch, tmp_pat
 
 def test_an_unsupported_version_is_refused(project):
     with pytest.raises(ConfigError, match=r"KFP 9\.9\.9 is not supported"):
-        manifests.render(
+        compose.render(
             project, "dev", version="9.9.9", upstream_dir=UPSTREAM, outputs=dev_outputs()
         )
 
@@ -855,13 +855,13 @@ def test_registry_mirror_rewrites_every_image_reference(tmp_path):
     shutil.copytree(REPO / "manifests", tmp_path / "manifests")
     project = Project(tmp_path)  # its own build copies: the module's renders stay unmirrored
     prefix = "europe-west1-docker.pkg.dev/acme-ml-prod"
-    mirrors = manifests.parse_mirrors(
+    mirrors = compose.parse_mirrors(
         [prefix, "ghcr.io=europe-west1-docker.pkg.dev/acme-ml-prod/github"]
     )
     assert mirrors["ghcr.io"].endswith("/github")
     assert mirrors["quay.io"] == f"{prefix}/quay"
     for version in VERSIONS:
-        rendered = manifests.render(
+        rendered = compose.render(
             project,
             "prod",
             version=version,
@@ -878,7 +878,7 @@ def test_registry_mirror_rewrites_every_image_reference(tmp_path):
         assert all(ref.startswith(prefix + "/") for ref in refs), [
             r for r in refs if not r.startswith(prefix)
         ]
-        for registry in manifests.DEFAULT_MIRROR_REPOSITORIES:
+        for registry in compose.DEFAULT_MIRROR_REPOSITORIES:
             assert re.search(rf"(?<![\w.\-/]){re.escape(registry)}/", rendered.namespaced) is None
         assert f"{prefix}/docker-hub/library/alpine:3.23" in rendered.text or version == "2.14.4"
         assert f"{prefix}/github/kubeflow/kfp-api-server:{version}" in rendered.text
@@ -892,7 +892,7 @@ def test_mirror_rewrite_leaves_urls_and_other_registries_alone():
         "other: us.gcr.io/p/i:1\n"
         "arg: --executor-image docker.io/alpine:3.23\n"
     )
-    assert manifests.mirror_images(text, mirrors) == (
+    assert compose.mirror_images(text, mirrors) == (
         "image: x-docker.pkg.dev/p/gcr/tfx-oss-public/ml_metadata_store_server:1.14.0\n"
         "url: https://gcr.io/v2/\n"
         "other: us.gcr.io/p/i:1\n"
@@ -905,7 +905,7 @@ def test_mirror_rewrite_leaves_urls_and_other_registries_alone():
 )
 def test_bad_registry_mirror_is_a_config_error(spec):
     with pytest.raises(ConfigError, match="--registry-mirror"):
-        manifests.parse_mirrors([spec])
+        compose.parse_mirrors([spec])
 
 
 # Our kustomization files.
@@ -995,7 +995,7 @@ def checkov_results(render, tmp_path_factory) -> dict[tuple[str, str], dict[str,
     return results
 
 
-def _ours(rendered: manifests.Rendered) -> set[str]:
+def _ours(rendered: compose.Rendered) -> set[str]:
     """checkov's resource ids (Kind.namespace.name) of the objects kfp-gcp writes."""
     base = {_key(o) for o in upstream_baseline(rendered)}
     return {

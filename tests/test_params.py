@@ -1,7 +1,7 @@
 import pytest
 
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services.params import Parameter, kind_of, parse, signature
+from kfp_gcp.services.pipelines.params import Parameter, kind_of, parse, signature
 
 PARAMS = [
     Parameter("dataset", "string", "iris", required=False),

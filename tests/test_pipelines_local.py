@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
 from kfp_gcp.errors import ConfigError, RunError
-from kfp_gcp.services import local_run
+from kfp_gcp.services.pipelines import local_run
 from kfp_gcp.services.project import load, select
 
 

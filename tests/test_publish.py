@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
 from kfp_gcp.errors import CompileError, PublishError
-from kfp_gcp.services import publish
-from kfp_gcp.services.kfp_api import KfpApi, RetryPolicy
+from kfp_gcp.services.kfp import publish
+from kfp_gcp.services.kfp.api import KfpApi, RetryPolicy
 from tests.fake_kfp import FakeKfp, Fault
 
 LOADER = """\
@@ -265,7 +265,7 @@ def test_content_digest_ignores_comments_key_order_and_sdk_version():
 
 
 def test_repository_pipelines_hash_the_same_on_every_compile(repo, tmp_path):
-    from kfp_gcp.services.compiler import compile_all
+    from kfp_gcp.services.pipelines.compiler import compile_all
     from kfp_gcp.services.project import select
 
     sources = select(repo, "pipeline", ["training"])

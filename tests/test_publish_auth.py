@@ -6,8 +6,9 @@ import json
 import pytest
 
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services import kfp_auth, publish
-from kfp_gcp.services.kfp_api import KfpApi, RetryPolicy
+from kfp_gcp.services.kfp import auth as kfp_auth
+from kfp_gcp.services.kfp import publish
+from kfp_gcp.services.kfp.api import KfpApi, RetryPolicy
 from kfp_gcp.services.project import select
 from tests.fake_kfp import FakeKfp
 from tests.test_publish import pipeline_source
@@ -148,7 +149,7 @@ def test_workload_identity_federation_mints_through_generate_id_token():
 
 
 def test_domain_mode_reads_the_iap_client_id_from_secret_manager(tmp_path, repo):
-    from kfp_gcp.services import kfp_target
+    from kfp_gcp.services.kfp import target as kfp_target
 
     data = json.loads((repo.root / "tests/fixtures/platform-outputs.json").read_text())
     data.update(

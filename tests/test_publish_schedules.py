@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services import schedules
+from kfp_gcp.services.kfp import schedules
 from kfp_gcp.services.project import Project, select
 from tests.conftest import REPO
 from tests.fake_kfp import FakeKfp
@@ -76,7 +76,7 @@ def test_schedule_parameters_are_checked_against_the_signature(project):
     (project.root / "pipelines/alpha/schedules.yaml").write_text(
         "schedules:\n  - {name: n, cron: '@daily', parameters: {datset: x}}\n"
     )
-    from kfp_gcp.services import publish
+    from kfp_gcp.services.kfp import publish
 
     with pytest.raises(ConfigError, match="unknown parameters datset"):
         publish.prepare(project, select(project, "pipeline"))
@@ -90,7 +90,7 @@ def test_schema_file_is_current():
 
 
 def test_repository_schedule_files_are_valid():
-    from kfp_gcp.services import params
+    from kfp_gcp.services.pipelines import params
     from kfp_gcp.services.project import load
 
     project = Project(REPO)

@@ -30,7 +30,7 @@ from typer.testing import CliRunner
 from kfp_gcp import output
 from kfp_gcp.cli import _ReportingGroup, manifests_upstream
 from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
-from kfp_gcp.services import upstream
+from kfp_gcp.services.manifests import upstream
 from kfp_gcp.services.project import Project
 from tests.conftest import REPO
 

@@ -17,7 +17,7 @@ import yaml
 from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
-from kfp_gcp.services import ci
+from kfp_gcp.services.ops import ci
 from tests.conftest import REPO
 
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -403,7 +403,7 @@ def test_terraform_check_runs_every_root_and_reports_failures(monkeypatch):
         calls.append((args[0], str(Path(cwd).relative_to(REPO))))
         return 1 if (args[0], cwd.name) == ("validate", "gke") else 0
 
-    monkeypatch.setattr(ci.infra, "run_terraform", fake)
+    monkeypatch.setattr(ci.terraform, "run_terraform", fake)
     from kfp_gcp.services.project import Project
 
     failed = ci.terraform_check(Project(REPO), lambda _: None, checkov=False)

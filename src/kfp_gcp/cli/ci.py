@@ -14,7 +14,7 @@ from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import RunError
 
 if TYPE_CHECKING:
-    from kfp_gcp.services.ci import Body
+    from kfp_gcp.services.ops.ci import Body
 
 app = typer.Typer(
     help="Helpers for the GitHub Actions workflows: PR comment bodies, Terraform checks.",
@@ -82,12 +82,13 @@ def plan_comment(
 ) -> None:
     """A Markdown body for a PR comment or an issue: the plan's counts, the destroy guard's
     verdict (as `kfp-gcp infra guard` without --allow) and the plan, cut to fit."""
-    from kfp_gcp.services import ci, infra
+    from kfp_gcp.services.infra import terraform
+    from kfp_gcp.services.ops import ci
 
-    path = plan_json or infra.plan_paths(_project(ctx), env)[1]
+    path = plan_json or terraform.plan_paths(_project(ctx), env)[1]
     body = ci.plan_body(
         env,
-        infra.load_plan_json(path),
+        terraform.load_plan_json(path),
         plan_text.read_text(encoding="utf-8", errors="replace"),
         max_chars,
         title=title,
@@ -111,7 +112,7 @@ def manifests_comment(
 ) -> None:
     """A Markdown body for a PR comment: this branch's rendered manifests against main's,
     object by object, cut to fit."""
-    from kfp_gcp.services import ci
+    from kfp_gcp.services.ops import ci
 
     old = ci.load_objects(base) if base.is_file() else None
     _write(ci.manifests_body(env, old, ci.load_objects(head), max_chars), out, summary)
@@ -124,12 +125,12 @@ def init(
 ) -> None:
     """`terraform init` of an environment with its backend.hcl, so that `infra outputs` and
     `manifests render/apply` can read its outputs on a fresh checkout."""
-    from kfp_gcp.services import infra
+    from kfp_gcp.services.infra import terraform
 
     def echo(line: str) -> None:
         output.stderr.print(line, markup=False, highlight=False, soft_wrap=True)
 
-    infra.init(_project(ctx), env, echo)
+    terraform.init(_project(ctx), env, echo)
 
 
 @app.command("terraform-check")
@@ -141,7 +142,7 @@ def terraform_check(
     """fmt, validate and `terraform test` of every Terraform root, then checkov, with the real
     providers (downloaded by `terraform init`): what `make test` checks offline through
     ../shared/tools/tf-offline, for machines that have the Terraform registry."""
-    from kfp_gcp.services import ci
+    from kfp_gcp.services.ops import ci
 
     def echo(line: str) -> None:
         output.stdout.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -16,7 +16,7 @@ app = typer.Typer(help="List components and write their catalog.", no_args_is_he
 @app.command("list")
 def list_components(ctx: typer.Context) -> None:
     """List the components under components/, with their image and the pipelines using them."""
-    from kfp_gcp.services import catalog
+    from kfp_gcp.services.pipelines import catalog
     from kfp_gcp.services.project import find_project
 
     infos = catalog.build(find_project(ctx.obj.project_dir))
@@ -39,7 +39,7 @@ def write_catalog(
     ] = False,
 ) -> None:
     """Write docs/catalog.md: every component's purpose, inputs, outputs, image and users."""
-    from kfp_gcp.services import catalog
+    from kfp_gcp.services.pipelines import catalog
     from kfp_gcp.services.project import find_project
 
     project = find_project(ctx.obj.project_dir)

@@ -50,10 +50,10 @@ def plan(
     Runs `terraform init` with the environment's backend.hcl, then `terraform plan`;
     terraform's output is streamed. Review it, then `kfp-gcp infra apply --env ENV`.
     """
-    from kfp_gcp.services import infra
+    from kfp_gcp.services.infra import terraform
 
     project = _project(ctx)
-    code, plan_file, json_file = infra.plan(
+    code, plan_file, json_file = terraform.plan(
         project, env, _echo, lock=lock, detailed_exitcode=detailed_exitcode
     )
     output.stderr.print(f"plan: {plan_file.relative_to(project.root)}")
@@ -74,18 +74,18 @@ def apply(
     ] = None,
 ) -> None:
     """Apply the saved plan of an environment: only what you reviewed is applied."""
-    from kfp_gcp.services import infra
+    from kfp_gcp.services.infra import terraform
 
     project = _project(ctx)
-    infra.apply(project, env, plan_file or infra.plan_paths(project, env)[0], _echo)
+    terraform.apply(project, env, plan_file or terraform.plan_paths(project, env)[0], _echo)
 
 
 @app.command("outputs")
 def outputs(ctx: typer.Context, env: EnvOption) -> None:
     """Print the environment's outputs contract (docs/infra-outputs.md), checked."""
-    from kfp_gcp.services import infra
+    from kfp_gcp.services.infra import terraform
 
-    platform = infra.outputs(_project(ctx), env)
+    platform = terraform.outputs(_project(ctx), env)
 
     def table() -> Table:
         t = Table("Output", "Value", title=f"{env} outputs")
@@ -114,7 +114,7 @@ def cost(
     the Cloud SQL tier and HA, the load balancer when a domain is set. Prints each line
     with its basis, the total, and the assumptions.
     """
-    from kfp_gcp.services import cost as costs
+    from kfp_gcp.services.infra import cost as costs
 
     project = _project(ctx)
     estimate = costs.estimate(
@@ -161,10 +161,10 @@ def guard(
     Protected: google_sql_database_instance, google_storage_bucket (artifacts and state)
     and google_container_cluster.
     """
-    from kfp_gcp.services import infra
+    from kfp_gcp.services.infra import terraform
 
     allowed = set(allow or [])
-    changes = infra.destructive_changes(infra.load_plan_json(plan_json))
+    changes = terraform.destructive_changes(terraform.load_plan_json(plan_json))
     for change in changes:
         change["verdict"] = "allowed" if change["address"] in allowed else "blocked"
     unused = sorted(allowed - {c["address"] for c in changes})

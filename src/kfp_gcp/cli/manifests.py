@@ -16,8 +16,8 @@ from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import ConfigError
 
 if TYPE_CHECKING:
-    from kfp_gcp.services.infra import PlatformOutputs
-    from kfp_gcp.services.manifests import Rendered
+    from kfp_gcp.services.infra.terraform import PlatformOutputs
+    from kfp_gcp.services.manifests.compose import Rendered
 
 # A literal so that `--help` does not import the service; equal to upstream.UPSTREAM_DIR_ENV.
 UPSTREAM_DIR_ENV = "KFP_GCP_UPSTREAM_DIR"
@@ -96,16 +96,17 @@ def render(
 
     Example: kfp-gcp manifests render --env dev --outputs outputs.json --out dev.yaml
     """
-    from kfp_gcp.services import infra, manifests
+    from kfp_gcp.services.infra import terraform
+    from kfp_gcp.services.manifests import compose
 
     project = _project(ctx)
-    mirrors = manifests.parse_mirrors(registry_mirror or [])
-    rendered = manifests.render(
+    mirrors = compose.parse_mirrors(registry_mirror or [])
+    rendered = compose.render(
         project,
         env,
         version=version,
         upstream_dir=upstream_dir,
-        outputs=infra.contract(project, env, outputs_file),
+        outputs=terraform.contract(project, env, outputs_file),
         registry_mirrors=mirrors,
     )
     if out:
@@ -145,17 +146,18 @@ def _render(
     upstream_dir: Path | None,
     registry_mirror: list[str] | None,
 ) -> tuple[Rendered, PlatformOutputs]:
-    from kfp_gcp.services import infra, manifests
+    from kfp_gcp.services.infra import terraform
+    from kfp_gcp.services.manifests import compose
 
     project = _project(ctx)
-    contract = infra.contract(project, env, outputs_file)
-    rendered = manifests.render(
+    contract = terraform.contract(project, env, outputs_file)
+    rendered = compose.render(
         project,
         env,
         version=version,
         upstream_dir=upstream_dir,
         outputs=contract,
-        registry_mirrors=manifests.parse_mirrors(registry_mirror or []),
+        registry_mirrors=compose.parse_mirrors(registry_mirror or []),
     )
     return rendered, contract
 
@@ -189,7 +191,7 @@ def apply(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from kfp_gcp.services import deploy
+    from kfp_gcp.services.cluster import deploy
 
     rendered, contract = _render(ctx, env, version, outputs_file, upstream_dir, registry_mirror)
     with Progress(
@@ -244,14 +246,15 @@ def diff(
     object by object (no cluster needed; use it before an upgrade). Without them, the
     render of --version is compared with the cluster by `kubectl diff --server-side`.
     """
-    from kfp_gcp.services import deploy, manifests
+    from kfp_gcp.services.cluster import deploy
+    from kfp_gcp.services.manifests import compose
 
     if (from_version is None) != (to_version is None):
         raise ConfigError("--from and --to go together", hint="pass both, or neither")
     if from_version and to_version:
         old, _ = _render(ctx, env, from_version, outputs_file, upstream_dir, None)
         new, _ = _render(ctx, env, to_version, outputs_file, upstream_dir, None)
-        changes = manifests.object_diff(old.objects, new.objects)
+        changes = compose.object_diff(old.objects, new.objects)
         sys.stdout.write(changes.text)
         output.stderr.print(
             f"{env}: KFP {from_version} -> {to_version}: {len(changes.added)} added, "

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from kfp_gcp.services.project import Project
 
 # Kept here as literals so that `--help` does not import the service (and pydantic);
-# a test checks they equal kfp_gcp.services.upstream's constants.
+# a test checks they equal kfp_gcp.services.manifests.upstream's constants.
 GITHUB = "https://github.com"
 GITHUB_URL_ENV = "KFP_GCP_GITHUB_URL"
 UPSTREAM_DIR_ENV = "KFP_GCP_UPSTREAM_DIR"
@@ -79,7 +79,7 @@ def fetch(
         TransferSpeedColumn,
     )
 
-    from kfp_gcp.services import upstream
+    from kfp_gcp.services.manifests import upstream
     from kfp_gcp.services.project import relative
 
     project = _project(ctx)
@@ -161,7 +161,7 @@ def versions(
     Sources are `present`, `missing` (run `kfp-gcp manifests fetch`), or `stale` (the
     cache holds another commit than manifests/versions.yaml pins: fetch again).
     """
-    from kfp_gcp.services import upstream
+    from kfp_gcp.services.manifests import upstream
     from kfp_gcp.services.project import relative
 
     project = _project(ctx)

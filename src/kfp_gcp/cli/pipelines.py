@@ -15,7 +15,7 @@ from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import ConfigError, RunError
 
 if TYPE_CHECKING:
-    from kfp_gcp.services.local_run import LocalRun, Step
+    from kfp_gcp.services.pipelines.local_run import LocalRun, Step
 
 NamespaceOption = Annotated[
     str | None,
@@ -28,8 +28,8 @@ app = typer.Typer(help="List, compile, run, deploy and submit pipelines.", no_ar
 @app.command("list")
 def list_pipelines(ctx: typer.Context) -> None:
     """List the pipelines under pipelines/ with their parameters."""
-    from kfp_gcp.services import params
-    from kfp_gcp.services.compiler import describe_failure
+    from kfp_gcp.services.pipelines import params
+    from kfp_gcp.services.pipelines.compiler import describe_failure
     from kfp_gcp.services.project import discover, load, relative
 
     project = _project(ctx)
@@ -85,7 +85,7 @@ def compile_pipelines(
     fails to import or compile is reported with its file and error, the rest still
     compile, and the command exits non-zero.
     """
-    from kfp_gcp.services.compiler import compile_all, require_compiled
+    from kfp_gcp.services.pipelines.compiler import compile_all, require_compiled
     from kfp_gcp.services.project import relative, select
 
     project = _project(ctx)
@@ -134,7 +134,7 @@ def run_pipeline(
     kfp-gcp -o json pipelines run sweep --local -p 'candidates=[{"algorithm": "random_forest",
     "n_estimators": 20, "max_depth": 3, "regularization": 1.0}]'
     """
-    from kfp_gcp.services import local_run, params
+    from kfp_gcp.services.pipelines import local_run, params
     from kfp_gcp.services.project import load, select
 
     if not local:
@@ -202,7 +202,7 @@ def _connect(
     outputs_file: Path | None,
     namespace: str | None,
 ) -> Any:
-    from kfp_gcp.services import kfp_target
+    from kfp_gcp.services.kfp import target as kfp_target
 
     target = kfp_target.resolve(_project(ctx), env, host, outputs_file, namespace)
     output.stderr.print(
@@ -233,7 +233,7 @@ def deploy_pipelines(
     created if missing, gets a version `v-<hash>` only when its newest version lacks that
     hash, and its schedules are reconciled. A re-run with no change makes zero write calls.
     """
-    from kfp_gcp.services import publish
+    from kfp_gcp.services.kfp import publish
     from kfp_gcp.services.project import select
 
     project = _project(ctx)
@@ -300,7 +300,7 @@ def submit_pipeline(
     """
     import time
 
-    from kfp_gcp.services import params
+    from kfp_gcp.services.pipelines import params
     from kfp_gcp.services.project import load, select
 
     project = _project(ctx)

@@ -27,11 +27,12 @@ def ui(
     gcloud identity needs roles/container.developer), forwards localhost:PORT to the
     ml-pipeline-ui Service and prints the URL. Stop with Ctrl-C.
     """
-    from kfp_gcp.services import deploy, infra
+    from kfp_gcp.services.cluster import deploy
+    from kfp_gcp.services.infra import terraform
     from kfp_gcp.services.project import find_project
 
     project = find_project(ctx.obj.project_dir)
-    outputs = infra.contract(project, env, outputs_file)
+    outputs = terraform.contract(project, env, outputs_file)
     if outputs.domain:
         output.stderr.print(f"note: {env} also serves the UI at https://{outputs.domain} (IAP)")
     code = deploy.port_forward(

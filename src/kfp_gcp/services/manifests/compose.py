@@ -2,7 +2,7 @@
 against a prepared upstream release and the environment's outputs contract.
 
 `render` makes a build copy `build/manifests/<env>-<version>/` of `manifests/`, links
-`upstream` (the prepared release, see kfp_gcp.services.upstream) and `version`
+`upstream` (the prepared release, see kfp_gcp.services.manifests.upstream) and `version`
 (`components/kfp-<major.minor>`) into it, writes `overlays/<env>/platform.env` from the
 outputs contract, and runs kustomize (kubectl's, 5.8) twice: `cluster-scoped/` (Namespace,
 CRDs, a ClusterRole) and `overlays/<env>/` (everything in the kubeflow namespace). Nothing
@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from kfp_gcp.errors import ConfigError, RunError
-from kfp_gcp.services import upstream
-from kfp_gcp.services.cluster import tool
-from kfp_gcp.services.infra import PlatformOutputs
+from kfp_gcp.services.cluster.access import tool
+from kfp_gcp.services.infra.terraform import PlatformOutputs
+from kfp_gcp.services.manifests import upstream
 from kfp_gcp.services.project import Project, relative
 
 MANIFESTS = "manifests"
@@ -284,7 +284,7 @@ def render(
     `outputs` is the environment's outputs contract; None reads it with `terraform output`.
     `upstream_dir` is a folder of unpacked sources (else KFP_GCP_UPSTREAM_DIR, else the
     fetch cache). `registry_mirrors` maps a registry to the prefix that replaces it."""
-    from kfp_gcp.services import infra
+    from kfp_gcp.services.infra import terraform
 
     chosen, _ = upstream.release(project, version)
     components = overlay_components(project, env)
@@ -294,7 +294,7 @@ def render(
             hint="each supported version needs its component (see docs/manifests.md)",
         )
     if outputs is None:
-        outputs = infra.outputs(project, env)
+        outputs = terraform.outputs(project, env)
     check_contract(outputs, env, iap=IAP_COMPONENT in components)
     prepared = upstream.prepare(project, chosen, upstream.sources_dir(project, upstream_dir))
 

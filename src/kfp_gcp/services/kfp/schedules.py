@@ -23,8 +23,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services import params
-from kfp_gcp.services.kfp_api import AlreadyExists, KfpApi
+from kfp_gcp.services.kfp.api import AlreadyExists, KfpApi
+from kfp_gcp.services.pipelines import params
 from kfp_gcp.services.project import Project, relative
 
 FILE_NAME = "schedules.yaml"

@@ -26,9 +26,10 @@ from typing import Any
 import yaml
 
 from kfp_gcp.errors import CompileError, PublishError
-from kfp_gcp.services import params, schedules
-from kfp_gcp.services.compiler import compile_all, require_compiled
-from kfp_gcp.services.kfp_api import AlreadyExists, KfpApi
+from kfp_gcp.services.kfp import schedules
+from kfp_gcp.services.kfp.api import AlreadyExists, KfpApi
+from kfp_gcp.services.pipelines import params
+from kfp_gcp.services.pipelines.compiler import compile_all, require_compiled
 from kfp_gcp.services.project import Project, Source, load, relative
 
 EXCLUDED_FIELDS = ("sdkVersion",)

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services.infra import SETTINGS_FILE, environment_dir
+from kfp_gcp.services.infra.terraform import SETTINGS_FILE, environment_dir
 from kfp_gcp.services.project import Project, relative
 
 PRICES_FILE = "terraform/prices.yaml"

@@ -8,7 +8,7 @@ import shlex
 from typing import Any
 
 from kfp_gcp.errors import CompileError
-from kfp_gcp.services.compiler import describe_failure
+from kfp_gcp.services.pipelines.compiler import describe_failure
 from kfp_gcp.services.project import Project, Source, discover, load, relative
 
 CATALOG_PATH = "docs/catalog.md"

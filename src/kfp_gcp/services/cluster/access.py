@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
-from kfp_gcp.services.infra import PlatformOutputs
+from kfp_gcp.services.infra.terraform import PlatformOutputs
 
 SECRET_MANAGER = "https://secretmanager.googleapis.com"  # noqa: S105 (an API endpoint)
 FIELD_MANAGER = "kfp-gcp"

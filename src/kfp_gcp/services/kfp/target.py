@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services import infra, kfp_auth
-from kfp_gcp.services.kfp_api import KfpApi, RetryPolicy
+from kfp_gcp.services.infra import terraform
+from kfp_gcp.services.kfp import auth as kfp_auth
+from kfp_gcp.services.kfp.api import KfpApi, RetryPolicy
 from kfp_gcp.services.project import Project
 
 DEFAULT_NAMESPACE = "kubeflow"
@@ -46,7 +47,7 @@ def resolve(
 ) -> Target:
     outputs = None
     if outputs_file is not None or host is None:
-        outputs = infra.contract(project, env, outputs_file)
+        outputs = terraform.contract(project, env, outputs_file)
     ns = namespace or (outputs.kfp_namespace if outputs else None) or DEFAULT_NAMESPACE
     if host is not None:
         return Target(host=host.rstrip("/"), namespace=ns, audience=None)
@@ -63,7 +64,7 @@ def resolve(
             hint="store the IAP OAuth client id in Secret Manager (docs/infra-outputs.md)",
         )
     if secrets is None:
-        from kfp_gcp.services.cluster import SecretManager
+        from kfp_gcp.services.cluster.access import SecretManager
 
         secrets = SecretManager()
     audience = secrets.access(outputs.iap_client_id_secret).strip()

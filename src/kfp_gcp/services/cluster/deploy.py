@@ -13,14 +13,14 @@ from typing import Any
 import yaml
 
 from kfp_gcp.errors import ConfigError
-from kfp_gcp.services.cluster import (
+from kfp_gcp.services.cluster.access import (
     Kubectl,
     SecretManager,
     cluster_credentials,
     secret_manifest,
     wait_for_deployments,
 )
-from kfp_gcp.services.infra import PlatformOutputs
+from kfp_gcp.services.infra.terraform import PlatformOutputs
 
 # Names of Kubernetes Secrets the upstream Deployments reference, not secret values.
 MYSQL_SECRET = "mysql-secret"  # noqa: S105

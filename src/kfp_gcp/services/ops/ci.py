@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kfp_gcp.services import infra
+from kfp_gcp.services.infra import terraform
 from kfp_gcp.services.project import Project
 
 # GitHub refuses an issue or pull-request comment body longer than this.
@@ -108,7 +108,7 @@ def plan_body(
     """The plan of one environment for a person: counts, protected resources, the plan."""
     changes = plan_changes(plan_json)
     counts = Counter(action for action, _ in changes)
-    destructive = infra.destructive_changes(plan_json)
+    destructive = terraform.destructive_changes(plan_json)
     lines = [f"### {title or f'Terraform plan: {env}'}", ""]
     if changes:
         lines.append(
@@ -144,7 +144,7 @@ def manifests_body(
     max_chars: int,
 ) -> Body:
     """The rendered manifests of one environment against main's, object by object."""
-    from kfp_gcp.services.manifests import object_diff
+    from kfp_gcp.services.manifests.compose import object_diff
 
     changes = object_diff(old or [], new)
     lines = [f"### Rendered manifests: {env}", ""]
@@ -183,7 +183,7 @@ def terraform_roots(project: Project) -> list[Path]:
 
 
 def terraform_check(
-    project: Project, sink: infra.LineSink, tests: bool = True, checkov: bool = True
+    project: Project, sink: terraform.LineSink, tests: bool = True, checkov: bool = True
 ) -> list[str]:
     """fmt, then init (no backend) and validate every root, its `terraform test` files, and
     checkov. Returns what failed; every step runs even when an earlier one failed."""
@@ -191,7 +191,7 @@ def terraform_check(
 
     def step(name: str, args: list[str], cwd: Path) -> None:
         sink(f"::group::{name}")
-        code = infra.run_terraform(args, cwd, sink, ok_codes=tuple(range(256)))
+        code = terraform.run_terraform(args, cwd, sink, ok_codes=tuple(range(256)))
         sink("::endgroup::")
         if code != 0:
             failed.append(name)

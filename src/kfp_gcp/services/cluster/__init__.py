@@ -1,0 +1,1 @@
+"""The GKE cluster and Secret Manager: credentials, kubectl, applying rendered manifests."""

@@ -1,0 +1,1 @@
+"""Terraform for an environment: plan, apply, the outputs contract, the destroy guard, cost."""

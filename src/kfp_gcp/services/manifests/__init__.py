@@ -1,0 +1,1 @@
+"""The KFP composition: upstream releases (pinned, fetched, localized) and the kustomize render."""

@@ -1,0 +1,1 @@
+"""Operating the platform: what the CI workflows need beyond plain commands."""

@@ -1,0 +1,1 @@
+"""Pipelines in the repository: discovery helpers, compile, parameters, local runs, the catalog."""

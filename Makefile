@@ -13,7 +13,7 @@ export UV_PYTHON ?= $(PYTHON)
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --locked --quiet
 
-.PHONY: help sync demo test lint format catalog compile bench clean
+.PHONY: help sync demo check test lint hooks format catalog compile bench bench-tests clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,13 +28,21 @@ sync: $(UV) ## Install the project and its tools into .venv from uv.lock
 demo: sync ## Run the training pipeline on this machine (kfp.local) and print the run
 	$(RUN) kfp-gcp pipelines run training --local
 
-test: sync ## Run the test suite
-	$(RUN) pytest
+# Tests run on every core; modules whose tests share an expensive fixture stay on one
+# worker (pytest.mark.xdist_group). The fast tier leaves out tests marked slow (README).
+PYTEST_PARALLEL := -n auto --dist loadgroup
 
-lint: sync ## ruff check, ruff format --check, mypy
-	$(RUN) ruff check .
-	$(RUN) ruff format --check .
-	$(RUN) mypy
+check: lint ## The fast answer before a push: lint, then the tests not marked slow
+	$(RUN) pytest $(PYTEST_PARALLEL) -m "not slow" -q
+
+test: sync ## Run the whole test suite (what CI runs), then list the ten slowest tests
+	$(RUN) pytest $(PYTEST_PARALLEL) --durations=10
+
+lint: sync ## The pre-commit hooks on every file: ruff, mypy, terraform fmt, actionlint, YAML, catalog
+	$(RUN) pre-commit run --all-files --show-diff-on-failure
+
+hooks: sync ## Install the pre-commit hooks: the same checks as `make lint`, before each commit
+	$(RUN) pre-commit install
 
 format: sync ## Fix what ruff can fix
 	$(RUN) ruff check --fix .
@@ -48,6 +56,10 @@ catalog: sync ## Regenerate docs/catalog.md
 
 bench: sync ## Measure CLI start-up times (kfp-gcp --help and friends)
 	$(RUN) python benchmarks/cli_startup.py
+
+BEFORE ?= HEAD~1
+bench-tests: sync ## Time `make check` and `make test` here against BEFORE=<commit> (slow: ~20 min)
+	$(RUN) python benchmarks/test_suite.py --before $(BEFORE)
 
 clean: ## Remove build outputs and local runs
 	rm -rf build

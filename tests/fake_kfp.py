@@ -86,7 +86,8 @@ class FakeKfp:
         self._ids = itertools.count(1)
         self._clock = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
     # Lifecycle.
 

@@ -24,6 +24,7 @@ def count_rows(rows: int, label: str = "x") -> int:
 '''
 
 
+@pytest.mark.slow
 def test_committed_catalog_is_current(repo):
     committed = (repo.root / catalog.CATALOG_PATH).read_text()
     assert committed == catalog.render(catalog.build(repo)), (

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -51,6 +52,7 @@ def test_compiling_twice_gives_byte_identical_yaml(repo, tmp_path):
         assert a.output.read_bytes() == b.output.read_bytes(), a.name
 
 
+@pytest.mark.slow
 def test_separate_processes_with_different_hash_seeds_give_identical_yaml(repo, tmp_path):
     # Set and dict ordering must not leak into the YAML: compile in fresh interpreters.
     outputs = []

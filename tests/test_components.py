@@ -14,6 +14,10 @@ from kfp_gcp.services.pipelines.local_run import init_local, task_environment
 from kfp_gcp.services.project import Project, discover, load
 from tests.conftest import REPO
 
+# `make test` runs on every core (--dist loadgroup): this module stays on one worker,
+# so its kfp.local chain runs once.
+pytestmark = pytest.mark.xdist_group("kfp-local-components")
+
 
 @pytest.fixture(scope="module")
 def components(tmp_path_factory):
@@ -75,6 +79,7 @@ def chain(components):
     return component_chain().outputs
 
 
+@pytest.mark.slow
 def test_load_dataset_writes_the_whole_dataset_with_its_label(chain):
     dataset = chain["dataset"]
     frame = pd.read_csv(dataset.path)
@@ -83,6 +88,7 @@ def test_load_dataset_writes_the_whole_dataset_with_its_label(chain):
     assert dataset.metadata == {"rows": 150, "features": 4, "classes": 3}
 
 
+@pytest.mark.slow
 def test_split_is_stratified_disjoint_and_complete(chain):
     original = pd.read_csv(chain["dataset"].path)
     train = pd.read_csv(chain["train"].path)
@@ -94,6 +100,7 @@ def test_split_is_stratified_disjoint_and_complete(chain):
     assert chain["test"].metadata == {"rows": 30}
 
 
+@pytest.mark.slow
 def test_trained_model_predicts_held_out_rows(chain):
     test = pd.read_csv(chain["test"].path)
     model = joblib.load(chain["logistic"].path)
@@ -102,12 +109,14 @@ def test_trained_model_predicts_held_out_rows(chain):
     assert chain["logistic"].metadata["algorithm"] == "logistic_regression"
 
 
+@pytest.mark.slow
 def test_random_forest_hyper_parameters_reach_the_estimator(chain):
     model = joblib.load(chain["forest"].path)
     assert (model.n_estimators, model.max_depth, model.random_state) == (7, 2, 3)
     assert chain["forest"].metadata["n_estimators"] == 7
 
 
+@pytest.mark.slow
 def test_evaluation_matches_an_independent_computation(chain):
     test = pd.read_csv(chain["test"].path)
     predicted = joblib.load(chain["logistic"].path).predict(test.drop(columns=["target"]))
@@ -122,6 +131,7 @@ def test_evaluation_matches_an_independent_computation(chain):
     assert sum(rows[i][i] for i in range(3)) == round(expected * 30)
 
 
+@pytest.mark.slow
 def test_export_copies_the_model_and_records_its_accuracy(chain):
     exported = chain["exported"]
     with open(exported.path, "rb") as copy, open(chain["logistic"].path, "rb") as src:
@@ -131,6 +141,7 @@ def test_export_copies_the_model_and_records_its_accuracy(chain):
     assert exported.metadata["algorithm"] == "logistic_regression"
 
 
+@pytest.mark.slow
 def test_a_failing_component_fails_its_local_run(components):
     with pytest.raises(RuntimeError, match="load-dataset"):
         components["load_dataset"](name="no_such_dataset")
@@ -139,6 +150,7 @@ def test_a_failing_component_fails_its_local_run(components):
 # Input checks, called directly: the same code that runs in the container.
 
 
+@pytest.mark.slow  # imports scikit-learn's datasets: ~2 s of CPU
 def test_load_dataset_names_the_valid_choices(components, tmp_path):
     with pytest.raises(ValueError, match="breast_cancer, digits, iris, wine"):
         components["load_dataset"].python_func(
@@ -146,20 +158,27 @@ def test_load_dataset_names_the_valid_choices(components, tmp_path):
         )
 
 
-def test_split_rejects_a_fraction_outside_zero_and_one(components, chain, tmp_path):
+def tiny_dataset(tmp_path) -> Dataset:
+    """Four labelled rows written directly: input checks need no kfp.local run."""
+    path = tmp_path / "tiny.csv"
+    path.write_text("f0,f1,target\n0.1,1.0,0\n0.2,0.9,0\n0.9,0.1,1\n0.8,0.2,1\n")
+    return Dataset(uri=str(path))
+
+
+def test_split_rejects_a_fraction_outside_zero_and_one(components, tmp_path):
     with pytest.raises(ValueError, match="test_fraction must be between 0 and 1"):
         components["split_dataset"].python_func(
-            dataset=chain["dataset"],
+            dataset=tiny_dataset(tmp_path),
             train=Dataset(uri=str(tmp_path / "a")),
             test=Dataset(uri=str(tmp_path / "b")),
             test_fraction=1.5,
         )
 
 
-def test_train_rejects_an_unknown_algorithm(components, chain, tmp_path):
+def test_train_rejects_an_unknown_algorithm(components, tmp_path):
     with pytest.raises(ValueError, match="random_forest or logistic_regression"):
         components["train_model"].python_func(
-            train=chain["train"],
+            train=tiny_dataset(tmp_path),
             model=Model(uri=str(tmp_path / "m")),
             algorithm="svm",
         )

@@ -318,7 +318,7 @@ class SecretServer(BaseHTTPRequestHandler):
 @pytest.fixture
 def secret_server(socket_enabled):
     server = HTTPServer(("127.0.0.1", 0), SecretServer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     SecretServer.seen = []
     yield f"http://127.0.0.1:{server.server_port}"
@@ -382,6 +382,7 @@ def cli(*args):
     return CliRunner().invoke(app, ["--project-dir", str(REPO), *args])
 
 
+@pytest.mark.slow
 def test_diff_between_versions_lists_the_changed_objects():
     result = cli(
         "manifests", "diff", "--env", "prod", "--from", "2.14.4", "--to", "2.17.0",
@@ -420,6 +421,7 @@ def test_object_diff_names_added_removed_and_changed():
     assert "+  x: '2'" in result.text
 
 
+@pytest.mark.slow
 def test_apply_command_renders_and_applies_with_the_fakes(fakes, monkeypatch):
     class Manager:
         def access(self, secret):

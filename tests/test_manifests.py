@@ -33,6 +33,10 @@ from kfp_gcp.services.manifests import compose
 from kfp_gcp.services.project import Project
 from tests.conftest import REPO
 
+# `make test` runs on every core (--dist loadgroup): this module stays on one worker,
+# so its renders and checkov scan run once.
+pytestmark = pytest.mark.xdist_group("renders")
+
 UPSTREAM = REPO.parent / "shared" / "upstream"
 GOLDEN = REPO / "tests" / "golden"
 FIXTURES = REPO / "tests" / "fixtures"
@@ -200,6 +204,7 @@ def image_values(obj: dict[str, Any]) -> list[str]:
 # Rendering.
 
 
+@pytest.mark.slow
 def test_each_environment_and_version_renders(case):
     _env, _version, rendered = case
     kinds = rendered.counts()
@@ -225,6 +230,7 @@ def test_each_environment_and_version_renders(case):
     assert load_all(rendered.text) == rendered.objects
 
 
+@pytest.mark.slow
 def test_rendering_is_deterministic(project, render):
     first = render("prod", "2.17.0")
     again = compose.render(
@@ -233,6 +239,7 @@ def test_rendering_is_deterministic(project, render):
     assert again.text == first.text
 
 
+@pytest.mark.slow
 def test_the_contract_values_reach_the_objects_not_git(case):
     env, _, rendered = case
     outputs = OUTPUTS[env]()
@@ -354,6 +361,7 @@ def snapshot(env: str, rendered: compose.Rendered) -> str:
     return header + yaml.safe_dump(body, sort_keys=False, width=100)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("env", "version"), CASES, ids=IDS)
 def test_golden_snapshot(render, env, version):
     text = snapshot(env, render(env, version))
@@ -384,6 +392,7 @@ def test_golden_snapshot(render, env, version):
         )
 
 
+@pytest.mark.slow
 def test_golden_snapshot_hides_upstream_files_and_shows_our_changes(render):
     text = snapshot("prod", render("prod", "2.17.0"))
     data = load(text)
@@ -409,6 +418,7 @@ def test_golden_snapshot_hides_upstream_files_and_shows_our_changes(render):
 # Schemas.
 
 
+@pytest.mark.slow
 def test_built_in_kinds_pass_kubernetes_validate_strict(case):
     import kubernetes_validate
 
@@ -424,6 +434,7 @@ def test_built_in_kinds_pass_kubernetes_validate_strict(case):
     assert not problems
 
 
+@pytest.mark.slow
 def test_only_known_custom_kinds_are_rendered(case):
     env, _, rendered = case
     custom = {
@@ -445,6 +456,7 @@ def _crd_schema(path: Path, version: str = "v1") -> dict[str, Any]:
     raise AssertionError(f"{path} has no {version}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_managed_certificate_matches_its_crd(render, version):
     import jsonschema
@@ -459,6 +471,7 @@ def test_managed_certificate_matches_its_crd(render, version):
         jsonschema.validate({**cert, "spec": {"domains": "not-a-list"}}, schema)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_argo_crds_are_the_releases_and_the_gcs_fields_exist(render, version):
     rendered = render("dev", version)
@@ -497,6 +510,7 @@ def _properties_of(schema: Any, name: str) -> Iterator[set[str]]:
 # Policies on the rendered objects.
 
 
+@pytest.mark.slow
 def test_no_volumes_or_in_cluster_stores(case):
     _, _, rendered = case
     assert not [o for o in rendered.objects if o["kind"] == "PersistentVolumeClaim"]
@@ -513,6 +527,7 @@ def test_no_volumes_or_in_cluster_stores(case):
     assert not names & {"mysql-pv-claim", "minio", "minio-service", "seaweedfs", "mysql-secret"}
 
 
+@pytest.mark.slow
 def test_no_inverse_proxy_application_controller_or_env_gcp(case):
     _, _, rendered = case
     text = rendered.text
@@ -528,6 +543,7 @@ def test_no_inverse_proxy_application_controller_or_env_gcp(case):
     assert "Application" not in {o["kind"] for o in rendered.objects}
 
 
+@pytest.mark.slow
 def test_no_secret_is_rendered_and_the_referenced_ones_are_documented(case):
     env, _, rendered = case
     assert "Secret" not in {o["kind"] for o in rendered.objects}
@@ -552,6 +568,7 @@ def test_no_secret_is_rendered_and_the_referenced_ones_are_documented(case):
         assert f"`{name}`" in docs
 
 
+@pytest.mark.slow
 def test_every_image_has_an_explicit_tag(case):
     _, _, rendered = case
     problems = []
@@ -566,6 +583,7 @@ def test_every_image_has_an_explicit_tag(case):
     assert image_tag(cache_image)
 
 
+@pytest.mark.slow
 def test_launcher_and_install_config_use_the_contracts_gcs_root(case):
     env, _, rendered = case
     outputs = OUTPUTS[env]()
@@ -577,6 +595,7 @@ def test_launcher_and_install_config_use_the_contracts_gcs_root(case):
     assert config["bucketName"] == outputs.artifact_bucket
 
 
+@pytest.mark.slow
 def test_argo_repository_is_gcs_without_a_key_secret(case):
     env, _, rendered = case
     data = find(rendered, "ConfigMap", "workflow-controller-configmap")["data"]
@@ -591,6 +610,7 @@ def test_argo_repository_is_gcs_without_a_key_secret(case):
     assert env_of(containers(ui)[0])["ARGO_ARCHIVE_LOGS"] == "false"
 
 
+@pytest.mark.slow
 def test_api_server_reads_gcs_through_its_s3_api(case):
     _, _, rendered = case
     api = next(
@@ -605,6 +625,7 @@ def test_api_server_reads_gcs_through_its_s3_api(case):
     assert env["OBJECTSTORECONFIG_ACCESSKEY"]["secretKeyRef"]["name"] == "mlpipeline-minio-artifact"
 
 
+@pytest.mark.slow
 def test_workload_identity_annotations_are_exactly_the_three_ksas(case):
     env, _, rendered = case
     accounts = OUTPUTS[env]().service_accounts
@@ -635,6 +656,7 @@ def test_workload_identity_annotations_are_exactly_the_three_ksas(case):
     )
 
 
+@pytest.mark.slow
 def test_database_goes_through_the_cloud_sql_proxy(case):
     env, version, rendered = case
     outputs = OUTPUTS[env]()
@@ -697,6 +719,7 @@ def _ingress_peers(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return [peer for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
 
 
+@pytest.mark.slow
 def test_only_the_database_clients_reach_the_proxy(case):
     _, _, rendered = case
     policy = find(rendered, "NetworkPolicy", "cloudsql-proxy")
@@ -730,6 +753,7 @@ def test_only_the_database_clients_reach_the_proxy(case):
     assert readers == allowed
 
 
+@pytest.mark.slow
 def test_the_ui_is_reachable_only_from_the_cluster_and_the_load_balancer(case):
     env, _, rendered = case
     ui = find(rendered, "Deployment", "ml-pipeline-ui")
@@ -751,6 +775,7 @@ def test_the_ui_is_reachable_only_from_the_cluster_and_the_load_balancer(case):
     assert {"namespaceSelector": {}, "podSelector": {}} in peers
 
 
+@pytest.mark.slow
 def test_prod_exposes_the_ui_through_iap(render):
     outputs = prod_outputs()
     for version in VERSIONS:
@@ -792,6 +817,7 @@ def test_prod_exposes_the_ui_through_iap(render):
         ) == {"default": "kfp-ui"}
 
 
+@pytest.mark.slow
 def test_dev_has_no_ingress(render):
     for version in VERSIONS:
         rendered = render("dev", version)
@@ -850,6 +876,7 @@ def test_an_unsupported_version_is_refused(project):
         )
 
 
+@pytest.mark.slow
 def test_registry_mirror_rewrites_every_image_reference(tmp_path):
     require_upstream()
     shutil.copytree(REPO / "manifests", tmp_path / "manifests")
@@ -1012,6 +1039,7 @@ def recorded_checkov() -> dict[tuple[str, str], tuple[int, int]]:
     return {(env, version): (int(ours), int(theirs)) for env, version, ours, theirs in rows}
 
 
+@pytest.mark.slow
 def test_checkov_finds_nothing_on_our_objects_and_no_more_on_upstreams(render, checkov_results):
     recorded = recorded_checkov()
     assert set(recorded) == set(CASES), "docs/manifests.md must record checkov for every render"
@@ -1045,6 +1073,7 @@ def test_checkov_finds_nothing_on_our_objects_and_no_more_on_upstreams(render, c
 # The CLI.
 
 
+@pytest.mark.slow
 def test_cli_render_writes_yaml_and_a_summary(tmp_path, monkeypatch):
     require_upstream()
     monkeypatch.setenv("KFP_GCP_UPSTREAM_DIR", str(UPSTREAM))

@@ -2,6 +2,8 @@
 that `make demo` uses."""
 
 import json
+import subprocess
+import sys
 
 import joblib
 import pandas as pd
@@ -23,6 +25,7 @@ def steps_by_name(run):
     return {s["name"]: s for s in run["steps"]}
 
 
+@pytest.mark.slow
 def test_training_pipeline_trains_evaluates_and_exports(repo):
     result, run = run_json(
         repo,
@@ -66,6 +69,7 @@ def test_training_pipeline_trains_evaluates_and_exports(repo):
     assert (repo.root / run["log"]).read_text().count("Executing task") == 5
 
 
+@pytest.mark.slow
 def test_training_skips_the_export_below_the_threshold(repo):
     pipeline = load(repo, select(repo, "pipeline", ["training"])[0])
     run = local_run.run(
@@ -78,6 +82,7 @@ def test_training_skips_the_export_below_the_threshold(repo):
     assert not any(a.step == "export-model" for a in run.artifacts)
 
 
+@pytest.mark.slow
 def test_sweep_runs_every_candidate_and_exports_the_best(repo):
     candidates = [
         {
@@ -122,6 +127,7 @@ def test_sweep_runs_every_candidate_and_exports_the_best(repo):
     assert joblib.load(repo.root / best["path"]).__class__.__name__ == "RandomForestClassifier"
 
 
+@pytest.mark.slow
 def test_a_failing_step_fails_the_run_with_the_step_and_the_log(make_project):
     project = make_project(
         pipelines={
@@ -168,3 +174,44 @@ def test_bad_parameters_stop_the_run_before_anything_starts(make_project):
         assert result.exit_code == ConfigError.exit_code
         assert message in result.stderr
     assert not project.runs_dir.exists()
+
+
+@pytest.mark.slow
+def test_two_runs_at_once_each_report_their_own_folder(make_project):
+    # Two terminals (or two test workers) running the same pipeline in the same second.
+    project = make_project(
+        pipelines={
+            "echo": """
+        from kfp import dsl
+
+        @dsl.component(base_image="python:3.11")
+        def say(word: str) -> str:
+            return word
+
+        @dsl.pipeline(name="echo")
+        def echo(word: str = "a") -> str:
+            return say(word=word).output
+    """
+        }
+    )
+    command = [sys.executable, "-m", "kfp_gcp", "--project-dir", str(project.root), "-o", "json"]
+    runs = [
+        subprocess.Popen(
+            [*command, "pipelines", "run", "echo", "--local", "-p", f"word={word}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for word in ("first", "second")
+    ]
+    reports = []
+    for process in runs:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        reports.append(json.loads(out))
+    assert [r["outputs"]["Output"] for r in reports] == ["first", "second"]
+    assert reports[0]["run_dir"] != reports[1]["run_dir"]
+    assert reports[0]["log"] != reports[1]["log"]
+    for report in reports:
+        # Each log holds exactly its own run's one task.
+        assert (project.root / report["log"]).read_text().count("Executing task") == 1

@@ -48,11 +48,13 @@ def test_terraform_code_exists_where_the_layout_says():
     assert {f"modules/{m}" for m in modules} <= found
 
 
+@pytest.mark.slow
 def test_fmt():
     done = tf_offline("terraform", "fmt", "-check", "-recursive", "-diff", "terraform")
     assert done.returncode == 0, f"run `terraform fmt -recursive terraform`:\n{done.stdout}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("root", roots(), ids=name)
 def test_validate(root):
     done = tf_offline("validate", str(root.relative_to(REPO)), "-json")
@@ -67,6 +69,7 @@ def test_validate(root):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("root", with_tests(), ids=name)
 def test_terraform_test_files_pass(root):
     done = tf_offline("test", str(root.relative_to(REPO)))
@@ -120,6 +123,7 @@ def test_no_ungated_data_sources():
             )
 
 
+@pytest.mark.slow
 def test_checkov_reports_no_failed_checks():
     checkov = Path(sys.executable).parent / "checkov"
     done = subprocess.run(

@@ -297,6 +297,7 @@ def test_a_second_fetch_is_served_from_the_cache(project, server):
     assert len(server.requests) == 2
 
 
+@pytest.mark.slow
 @local_http
 def test_fetched_sources_prepare_and_render_without_network(project, server):
     upstream.fetch(project, "2.99.0", no_progress, base_url=server.url)
@@ -509,6 +510,7 @@ def test_prepare_points_every_remote_argo_base_at_the_local_copy(
     assert (prepared / ".stamp").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("version", "objects"), [("2.17.0", 72), ("2.14.4", 66)])
 def test_prepared_platform_agnostic_renders_offline(real_lock_project, shared, version, objects):
     prepared = upstream.prepare(real_lock_project, version, shared)
@@ -538,6 +540,33 @@ def test_prepare_reuses_a_prepared_copy_until_its_inputs_change(
         (other / folder).symlink_to(shared / folder, target_is_directory=True)
     assert upstream.prepare(real_lock_project, "2.14.4", other) == prepared
     assert not (prepared / "kfp" / "touched").exists()
+
+
+def test_renders_at_once_share_one_whole_prepared_copy(real_lock_project, shared):
+    # Two renders started together (two terminals, parallel tests) both prepare 2.17.0.
+    start = threading.Barrier(4)
+    results: list[Path | BaseException] = []
+
+    def prepare() -> None:
+        start.wait()
+        try:
+            results.append(upstream.prepare(real_lock_project, "2.17.0", shared))
+        except BaseException as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=prepare) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    prepared = real_lock_project.build_dir / "upstream" / "prepared" / "2.17.0"
+    assert results == [prepared] * 4
+    # One whole copy, nothing left over from the losers.
+    assert [p.name for p in prepared.parent.iterdir()] == ["2.17.0"]
+    assert (prepared / "kfp" / "env" / "platform-agnostic" / "kustomization.yaml").is_file()
+    kustomizations = list((prepared / "kfp").rglob("kustomization.yaml"))
+    assert kustomizations
+    assert all("argoproj/argo-workflows" not in k.read_text() for k in kustomizations)
 
 
 def test_a_lock_whose_argo_tag_disagrees_with_kfp_is_a_config_error(tmp_path, shared):

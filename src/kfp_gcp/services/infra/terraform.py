@@ -122,6 +122,19 @@ def run_terraform(
     return code
 
 
+def fmt(project: Project, sink: LineSink, check: bool = False) -> None:
+    """`terraform fmt -recursive` over terraform/ with the project's Terraform; with
+    `check`, write nothing and fail on any file that would change."""
+    folder = project.root / "terraform"
+    args = ["fmt", "-recursive", *(["-check", "-diff"] if check else [])]
+    # terraform fmt -check exits 3 when a file is not formatted.
+    if run_terraform(args, folder, sink, ok_codes=(0, 3)) == 3:
+        raise ConfigError(
+            "terraform/ is not formatted (the diff is above)",
+            hint="run `kfp-gcp infra fmt` and commit the result",
+        )
+
+
 def _terraform_env() -> dict[str, str]:
     return {**os.environ, "TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1"}
 

@@ -10,6 +10,7 @@ copy, which is what `kustomize localize` would do, so builds need no network.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -352,22 +353,47 @@ def prepare(project: Project, version: str, sources: Path) -> Path:
     pins = check_sources(project, version, sources)
     prepared = project.build_dir / "upstream" / "prepared" / version
     stamp = f"{_PREPARE_FORMAT}\n{sources}\n{pins.kfp.commit}\n{pins.argo.commit}\n"
-    if (prepared / ".stamp").is_file() and (prepared / ".stamp").read_text() == stamp:
+    if _stamp(prepared) == stamp:
         return prepared
-    shutil.rmtree(prepared, ignore_errors=True)
-    kfp_source = sources / pins.kfp.folder / KFP_MANIFESTS
-    shutil.copytree(kfp_source, prepared / "kfp")
-    shutil.copytree(sources / pins.argo.folder / ARGO_MANIFESTS, prepared / "argo")
-    for path in sorted((prepared / "kfp").rglob("*")):
-        if path.name not in _KUSTOMIZATION_NAMES:
-            continue
-        text = path.read_text(encoding="utf-8")
-        if "argoproj/argo-workflows" in text:
-            origin = relative(project, kfp_source / path.relative_to(prepared / "kfp"))
-            localize = _Localizer(version, pins, sources, prepared / "argo", path.parent, origin)
-            path.write_text(_ARGO_REMOTE.sub(localize, text), encoding="utf-8")
-    (prepared / ".stamp").write_text(stamp)
+    # Built beside the final folder and renamed into place, so that two renders at once
+    # (two terminals, parallel tests) never see a half-written copy.
+    prepared.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=prepared.parent))
+    try:
+        kfp_source = sources / pins.kfp.folder / KFP_MANIFESTS
+        shutil.copytree(kfp_source, building / "kfp")
+        shutil.copytree(sources / pins.argo.folder / ARGO_MANIFESTS, building / "argo")
+        for path in sorted((building / "kfp").rglob("*")):
+            if path.name not in _KUSTOMIZATION_NAMES:
+                continue
+            text = path.read_text(encoding="utf-8")
+            if "argoproj/argo-workflows" in text:
+                origin = relative(project, kfp_source / path.relative_to(building / "kfp"))
+                localize = _Localizer(
+                    version, pins, sources, building / "argo", path.parent, origin
+                )
+                path.write_text(_ARGO_REMOTE.sub(localize, text), encoding="utf-8")
+        (building / ".stamp").write_text(stamp)
+        if prepared.exists():  # stale: move it aside first (a rename, never half a folder)
+            stale = Path(tempfile.mkdtemp(prefix=f".{version}-stale-", dir=prepared.parent))
+            with contextlib.suppress(FileNotFoundError):
+                prepared.rename(stale / "old")
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            building.rename(prepared)
+        except OSError:
+            if _stamp(prepared) != stamp:  # another process won the race with other inputs
+                raise
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     return prepared
+
+
+def _stamp(prepared: Path) -> str | None:
+    try:
+        return (prepared / ".stamp").read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 @dataclasses.dataclass(frozen=True)

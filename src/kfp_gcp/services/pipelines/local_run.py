@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import itertools
 import json
 import os
 import re
@@ -148,6 +149,21 @@ def init_local(pipeline_root: Path) -> None:
     )
 
 
+def _new_run_root(runs_dir: Path, name: str) -> Path:
+    """A folder of this run's own: two local runs at once (two terminals, parallel tests)
+    must never see each other's output. kfp.local records absolute artifact paths, so the
+    run cannot be moved afterwards; it is written where it stays."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in itertools.count(1):
+        root = runs_dir / (f"{name}-{stamp}" if attempt == 1 else f"{name}-{stamp}-{attempt}")
+        try:
+            root.mkdir(parents=True)
+        except FileExistsError:
+            continue
+        return root
+    raise AssertionError("unreachable")
+
+
 def run(
     project: Project,
     pipeline: Any,
@@ -155,11 +171,9 @@ def run(
     listener: StepListener | None = None,
 ) -> LocalRun:
     """Run `pipeline` (a loaded @dsl.pipeline) with already validated `arguments`."""
-    runs_dir = project.runs_dir
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    log_path = runs_dir / f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    before = {p for p in runs_dir.iterdir() if p.is_dir()}
-    init_local(runs_dir)
+    run_root = _new_run_root(project.runs_dir, pipeline.name)
+    log_path = run_root / "kfp-local.log"
+    init_local(run_root)
     began = time.monotonic()
     error = None
     outputs: dict[str, Any] = {}
@@ -175,10 +189,8 @@ def run(
             except Exception as exc:
                 error = _ANSI.sub("", str(exc))
         tracker.write("\n")
-    new_dirs = sorted({p for p in runs_dir.iterdir() if p.is_dir()} - before)
-    run_dir = new_dirs[-1] if new_dirs else None
-    if run_dir:  # keep the log with the artifacts it explains
-        log_path = log_path.replace(run_dir / "kfp-local.log")
+    # kfp.local writes the run under its own `<pipeline>-<timestamp>/` inside the root.
+    run_dir = next((p for p in run_root.iterdir() if p.is_dir()), None)
     ran = {step.name.split(" #")[0] for step in tracker.steps}
     skipped = [Step(name, "skipped") for name in _task_names(pipeline) if name not in ran]
     result = LocalRun(

@@ -44,6 +44,14 @@ def plan(
             "--detailed-exitcode", help="Exit 2 when the plan has changes (for drift checks)."
         ),
     ] = False,
+    destroy: Annotated[
+        bool,
+        typer.Option(
+            "--destroy",
+            help="Plan removing the whole environment (the teardown runbook in "
+            "terraform/README.md); `infra guard` then names what it would lose.",
+        ),
+    ] = False,
 ) -> None:
     """Plan an environment into build/infra/ENV.tfplan, with its JSON beside it.
 
@@ -54,7 +62,7 @@ def plan(
 
     project = _project(ctx)
     code, plan_file, json_file = terraform.plan(
-        project, env, _echo, lock=lock, detailed_exitcode=detailed_exitcode
+        project, env, _echo, lock=lock, detailed_exitcode=detailed_exitcode, destroy=destroy
     )
     output.stderr.print(f"plan: {plan_file.relative_to(project.root)}")
     output.stderr.print(
@@ -62,6 +70,46 @@ def plan(
     )
     if code == 2:
         raise typer.Exit(2)
+
+
+@app.command("bootstrap")
+def bootstrap(
+    ctx: typer.Context,
+    env: EnvOption,
+    local_state: Annotated[
+        bool,
+        typer.Option(
+            "--local-state",
+            help="First run only, before the state bucket exists: keep the state in "
+            "terraform/bootstrap/ENV.tfstate, then move it into the bucket after the apply.",
+        ),
+    ] = False,
+) -> None:
+    """Bootstrap the project of one environment (a person with Owner on it, once).
+
+    Checks terraform/bootstrap/ENV.tfvars.json and ENV.backend.hcl against
+    terraform/environments/ENV, runs init, plan and, after you confirm, apply. On the
+    first run (--local-state) the state then moves into the bucket the apply created.
+    Last, it creates the environment's empty state so that pull-request plans work, and
+    prints the GitHub variables to set. Safe to run again: an unchanged project plans
+    nothing.
+    """
+    from kfp_gcp.services.infra import bootstrap as service
+
+    def step(text: str) -> None:
+        output.stderr.print(f"[bold]==>[/] {text}")
+
+    def confirm() -> bool:
+        return typer.confirm(f"Apply this plan to the {env} project?", default=False)
+
+    result = service.bootstrap(
+        _project(ctx), env, _echo, step=step, confirm=confirm, local_state=local_state
+    )
+    if result.migrated:
+        output.stderr.print("The bootstrap's state is in the bucket; the local copy is deleted.")
+    output.stderr.print(f"GitHub repository variables for {env} (docs/ci.md):")
+    for name, value in sorted(result.github_variables.items()):
+        _echo(f"gh variable set {name} --repo {result.github_repository} --body '{value}'")
 
 
 @app.command("apply")

@@ -160,7 +160,8 @@ def cost(
 
     Reads the environment's terraform.tfvars.json: node pools at their minimum size,
     the Cloud SQL tier and HA, the load balancer when a domain is set. Prints each line
-    with its basis, the total, and the assumptions.
+    with its basis, the total at list prices, the total after the GKE free tier when the
+    settings claim it (cluster.gke_free_tier), and the assumptions.
     """
     from kfp_gcp.services.infra import cost as costs
 
@@ -179,7 +180,15 @@ def cost(
         for line in estimate.lines:
             t.add_row(line.item, line.basis, f"{line.monthly:,.2f}")
         t.add_section()
-        t.add_row("[bold]Total[/]", "", f"[bold]{estimate.monthly_total:,.2f}[/]")
+        t.add_row("[bold]Total at list prices[/]", "", f"[bold]{estimate.monthly_total:,.2f}[/]")
+        if estimate.credits:
+            for credit in estimate.credits:
+                t.add_row(credit.item, credit.basis, f"{credit.monthly:,.2f}")
+            t.add_row(
+                "[bold]Total after credits[/]",
+                "",
+                f"[bold]{estimate.monthly_after_credits:,.2f}[/]",
+            )
         notes = "\n".join(f"- {a}" for a in estimate.assumptions)
         return Group(t, f"Assumptions:\n{notes}")
 

@@ -195,6 +195,76 @@ def cost(
     output.emit(ctx.obj, estimate, table)
 
 
+@app.command("quota")
+def quota(
+    ctx: typer.Context,
+    env: EnvOption,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare with the project's live quotas (Compute Engine API, your "
+            "Application Default Credentials); exit 6 when one is short.",
+        ),
+    ] = False,
+) -> None:
+    """The Compute Engine quota an environment needs at its largest, from its settings.
+
+    Every node pool at max_count plus one surge node per zone (vCPUs per machine family,
+    Spot on the PREEMPTIBLE_* metrics, GPUs by type, boot disks), the project-wide
+    CPUS_ALL_REGIONS and GPUS_ALL_REGIONS, and Cloud NAT's addresses. A new project has no
+    GPU quota: request what is short before the first run needs it (terraform/README.md,
+    Quotas).
+    """
+    from kfp_gcp.errors import RunError
+    from kfp_gcp.services.infra import cost as costs
+    from kfp_gcp.services.infra import quota as service
+
+    sizing = costs.load_sizing(_project(ctx), env)
+    found = service.needs(sizing)
+    api = service.ComputeQuotas()
+    rows = (
+        service.check(
+            found, api.region(sizing.project_id, sizing.region), api.project(sizing.project_id)
+        )
+        if live
+        else service.rows(found)
+    )
+
+    def table() -> Table:
+        columns = ["Metric", "Where", "Needed"]
+        if live:
+            columns += ["Limit", "Usage", "OK"]
+        t = Table(*columns, "Basis", title=f"{env}: Compute Engine quota at maximum size")
+        for row in rows:
+            cells = [row.metric, row.where, str(row.needed)]
+            if live:
+                colour = {"ok": "green", "short": "red"}.get(row.status, "yellow")
+                cells += [
+                    "" if row.limit is None else f"{row.limit:g}",
+                    "" if row.usage is None else f"{row.usage:g}",
+                    f"[{colour}]{row.status}[/]",
+                ]
+            t.add_row(*cells, row.basis)
+        return t
+
+    output.emit(ctx.obj, {"environment": env, "project_id": sizing.project_id, "rows": rows}, table)
+    for warning in api.warnings:
+        output.stderr.print(f"warning: {warning}")
+    short = [r for r in rows if r.status == "short"]
+    if short:
+        raise RunError(
+            "quota too low for the environment at its largest: "
+            + ", ".join(f"{r.metric} in {r.where} ({r.limit:g} < {r.needed})" for r in short),
+            hint="request the increases (terraform/README.md, Quotas); pools that cannot get "
+            "the quota never scale up",
+        )
+    if not live:
+        output.stderr.print(
+            f"compare with the live quotas: kfp-gcp infra quota --env {env} --check"
+        )
+
+
 @app.command("guard")
 def guard(
     ctx: typer.Context,

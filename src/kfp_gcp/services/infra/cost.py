@@ -134,6 +134,7 @@ class _StorageSettings(_Loose):
 
 
 class Sizing(_Loose):
+    project_id: str = ""
     region: str
     cluster: _Cluster
     cloudsql: _Database = Field(default_factory=_Database)

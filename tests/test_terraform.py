@@ -162,3 +162,109 @@ def test_checkov_reports_no_failed_checks():
             if "checkov:skip=" in line:
                 reason = line.split("checkov:skip=", 1)[1].partition(":")[2].strip()
                 assert len(reason) > 20, f"{path}: skip without a real reason: {line.strip()}"
+
+
+# Lock files: none can be made offline (tf-offline serves stand-ins, not the providers), so
+# the check starts once the first real init committed them (terraform/README.md).
+
+REAL_LOCK = """\
+# This file is maintained automatically by "terraform init".
+# Manual edits may be lost in future updates.
+
+provider "registry.terraform.io/hashicorp/google" {
+  version     = "{google}"
+  constraints = "~> 6.50"
+  hashes = [
+    "h1:test-only-not-a-real-hash=",
+    {zh}
+  ]
+}
+
+provider "registry.terraform.io/hashicorp/random" {
+  version     = "3.7.2"
+  constraints = "~> 3.7"
+  hashes = [
+    "h1:test-only-not-a-real-hash=",
+    "zh:0000000000000000000000000000000000000000000000000000000000000000",
+  ]
+}
+"""
+
+
+def lock(
+    google="6.50.0", zh='"zh:1111111111111111111111111111111111111111111111111111111111111111",'
+):
+    return REAL_LOCK.replace("{google}", google).replace("{zh}", zh)
+
+
+@pytest.fixture
+def lock_project(tmp_path):
+    from kfp_gcp.services.project import Project
+
+    for root in ("bootstrap", "environments/dev", "environments/prod"):
+        (tmp_path / "terraform" / root).mkdir(parents=True)
+    return Project(tmp_path)
+
+
+def test_no_lock_file_yet_is_not_a_problem(lock_project):
+    from kfp_gcp.services.ops import ci
+
+    assert ci.lock_file_problems(lock_project) == []
+
+
+def test_once_one_root_has_a_lock_file_every_root_needs_one(lock_project):
+    from kfp_gcp.services.ops import ci
+
+    (lock_project.root / "terraform/environments/dev/.terraform.lock.hcl").write_text(lock())
+    assert ci.lock_file_problems(lock_project) == [
+        "terraform/bootstrap/.terraform.lock.hcl is missing (the other roots have theirs)",
+        "terraform/environments/prod/.terraform.lock.hcl is missing (the other roots have theirs)",
+    ]
+    for root in ("bootstrap", "environments/prod"):
+        (lock_project.root / "terraform" / root / ".terraform.lock.hcl").write_text(lock())
+    assert ci.lock_file_problems(lock_project) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        pytest.param(lock(google="7.2.0"), "hashicorp/google 7.2.0 is not ~> 6.50", id="7.x"),
+        pytest.param(lock(google="6.49.0"), "hashicorp/google 6.49.0 is not ~> 6.50", id="old"),
+        # What an init from a filesystem mirror (tf-offline) writes: h1: hashes only.
+        pytest.param(lock(zh=""), "hashicorp/google has no zh: hashes", id="offline"),
+        (
+            REAL_LOCK.split('provider "registry.terraform.io/hashicorp/random"')[1],
+            "does not lock hashicorp/google",
+        ),
+    ],
+)
+def test_a_lock_file_must_pin_the_checked_versions_from_the_registry(
+    lock_project, content, problem
+):
+    from kfp_gcp.services.ops import ci
+
+    for root in ("bootstrap", "environments/dev", "environments/prod"):
+        (lock_project.root / "terraform" / root / ".terraform.lock.hcl").write_text(lock())
+    (lock_project.root / "terraform/environments/prod/.terraform.lock.hcl").write_text(
+        'provider "registry.terraform.io/hashicorp/random"' + content
+        if content.startswith(" {")
+        else content
+    )
+    problems = ci.lock_file_problems(lock_project)
+    assert len(problems) == 1
+    assert problems[0].startswith("terraform/environments/prod/.terraform.lock.hcl")
+    assert problem in problems[0]
+
+
+def test_the_committed_repository_passes_the_lock_file_check(repo):
+    from kfp_gcp.services.ops import ci
+
+    assert ci.lock_file_problems(repo) == []
+
+
+def test_lock_files_are_not_git_ignored():
+    for root in ("terraform/bootstrap", "terraform/environments/dev"):
+        done = subprocess.run(
+            ["git", "check-ignore", "-q", f"{root}/.terraform.lock.hcl"], cwd=REPO, check=False
+        )
+        assert done.returncode == 1, f"{root}/.terraform.lock.hcl would be ignored by git"

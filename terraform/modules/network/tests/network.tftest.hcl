@@ -96,8 +96,8 @@ run "defaults" {
   }
 
   assert {
-    condition     = google_service_networking_connection.psa.deletion_policy == "ABANDON"
-    error_message = "destroy must forget the private services access connection (Cloud SQL holds it for days after the instance is gone), not fail on it"
+    condition     = google_service_networking_connection.psa.deletion_policy == "ABANDON" && google_service_networking_connection.psa.update_on_creation_fail == true
+    error_message = "destroy must forget the private services access connection (Cloud SQL holds it for days after the instance is gone), and a later create must update the connection Service Networking still knows"
   }
 
   assert {

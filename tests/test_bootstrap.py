@@ -33,8 +33,6 @@ from tests.conftest import REPO
 from tests.fake_gcs import FakeGcs
 from tests.test_terraform import TF_OFFLINE
 
-pytestmark = pytest.mark.slow
-
 BUCKETS = {"dev": "kfp-acme-ml-dev-tfstate", "prod": "kfp-acme-ml-prod-tfstate"}
 OWNER, PLAN = "owner-token", "plan-token"
 DEV_APPLY = "kfp-ci-apply@acme-ml-dev.iam.gserviceaccount.com"
@@ -114,6 +112,7 @@ def state(gcs, env, name):
     return json.loads(gcs.text(BUCKETS[env], name))
 
 
+@pytest.mark.slow
 def test_first_run_applies_with_local_state_then_moves_it_into_the_bucket(gcs, project):
     gcs.buckets.clear()
     outcome, steps = run_bootstrap(project, "dev", local_state=True, gcs=gcs)
@@ -145,6 +144,7 @@ def test_first_run_applies_with_local_state_then_moves_it_into_the_bucket(gcs, p
     )
 
 
+@pytest.mark.slow
 def test_an_interrupted_first_run_continues_from_its_local_state(gcs, project):
     gcs.buckets.discard(BUCKETS["dev"])  # the apply "created" it, but it is not there yet
     with pytest.raises(RunError, match="terraform init failed"):
@@ -163,6 +163,7 @@ def test_an_interrupted_first_run_continues_from_its_local_state(gcs, project):
     )
 
 
+@pytest.mark.slow
 def test_prod_bootstrap_after_dev_never_touches_dev_state(gcs, project):
     run_bootstrap(project, "dev", local_state=True)
     dev_objects = {k: v.generation for k, v in gcs.objects.items() if k[0] == BUCKETS["dev"]}
@@ -200,6 +201,7 @@ def plan_identity_plans(project, env, monkeypatch):
     return sink
 
 
+@pytest.mark.slow
 def test_plan_identity_cannot_init_before_the_state_exists_and_is_told_why(gcs, project):
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", PLAN)
@@ -217,6 +219,7 @@ def test_plan_identity_cannot_init_before_the_state_exists_and_is_told_why(gcs, 
     assert "gs://kfp-acme-ml-dev-tfstate/environments/dev/default.tfstate" in caught.value.hint
 
 
+@pytest.mark.slow
 def test_after_the_bootstrap_the_plan_identity_plans_without_writing(gcs, project, monkeypatch):
     run_bootstrap(project, "dev", local_state=True)
     gcs.log.clear()
@@ -273,6 +276,7 @@ def test_backend_pointing_at_another_bucket_is_refused(project):
         bootstrap.check_files(project, "prod")
 
 
+@pytest.mark.slow
 def test_cli_asks_before_applying_and_prints_the_github_variables(gcs, project):
     (project.root / "pipelines").mkdir()
     (project.root / "components").mkdir()

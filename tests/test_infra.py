@@ -25,6 +25,7 @@ args = sys.argv[1:]
 with open(os.environ["FAKE_TF_LOG"], "a") as log:
     log.write(json.dumps({{"cwd": os.getcwd(), "args": args}}) + "\\n")
 command = args[0]
+print(os.environ.get("FAKE_TF_SAY_" + command.upper(), ""))
 if command == "plan":
     print("Plan: 1 to add, 0 to change, 0 to destroy.")
     out = next(a for a in args if a.startswith("-out=")).removeprefix("-out=")
@@ -112,6 +113,33 @@ def test_a_failing_terraform_step_is_a_run_error_naming_the_step(
     assert result.exit_code == RunError.exit_code
     assert "terraform init failed in dev (exit code 1)" in result.stderr
     assert [c["args"][0] for c in fake_terraform()] == ["init"]
+
+
+def test_plan_destroy_plans_the_teardown(env_project, fake_terraform):
+    assert cli(env_project, "infra", "plan", "--env", "dev", "--destroy").exit_code == 0
+    assert "-destroy" in fake_terraform()[1]["args"]
+    assert cli(env_project, "infra", "plan", "--env", "dev").exit_code == 0
+    assert "-destroy" not in fake_terraform()[-2]["args"]
+
+
+def test_a_read_only_identity_without_a_state_is_told_how_to_create_it(
+    env_project, fake_terraform, monkeypatch
+):
+    # Terraform 1.15's words when the gcs backend cannot write the lock of a missing state
+    # (recorded from real Terraform against tests/fake_gcs.py: tests/test_bootstrap.py).
+    monkeypatch.setenv(
+        "FAKE_TF_SAY_INIT",
+        'Error: Error loading state: writing "gs://kfp-acme-ml-dev-tfstate/environments/dev/'
+        'default.tflock" failed: googleapi: Error 403: kfp-ci-plan@acme-ml-dev.iam.gserviceaccount'
+        ".com does not have storage.objects.create access to the Google Cloud Storage object.",
+    )
+    monkeypatch.setenv("FAKE_TF_FAIL_INIT", "1")
+    result = cli(env_project, "infra", "plan", "--env", "dev", "--no-lock")
+    assert result.exit_code == RunError.exit_code
+    assert "gs://kfp-acme-ml-dev-tfstate/environments/dev/default.tfstate does not exist yet" in (
+        result.stderr
+    )
+    assert "kfp-gcp infra bootstrap" in result.stderr
 
 
 def test_plan_without_a_backend_file_says_how_to_make_one(env_project, fake_terraform):

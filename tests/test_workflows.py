@@ -263,6 +263,46 @@ def test_pr_plans_use_each_environments_plan_identity():
             )
 
 
+def bootstrap_variables() -> set[str]:
+    """The variable names terraform/bootstrap's github_variables output makes, before the
+    environment suffix (its terraform test pins the full names)."""
+    outputs = (REPO / "terraform/bootstrap/outputs.tf").read_text()
+    names = set(re.findall(r'"(GCP_\w+)_\$\{local\.variable_suffix\}"', outputs))
+    assert names, "github_variables names its keys with the environment suffix"
+    return names
+
+
+def test_every_job_reads_its_own_environments_variables_as_the_bootstrap_names_them():
+    """One way everywhere: repository variables with the environment's suffix, from the
+    bootstrap of that environment's project; a dev job never reads a _PROD value."""
+    bootstrap = bootstrap_variables()
+    read_anywhere = set()
+    for _, name, job in jobs():
+        text = yaml.safe_dump(job)
+        read = set(re.findall(r"vars\.(\w+)", text))
+        read_anywhere |= read
+        env = job.get("environment")
+        if env:
+            expected = {f"{v}_{env.upper()}" for v in bootstrap if "PLAN" not in v}
+            assert expected <= read, f"{name} must read {sorted(expected - read)}"
+            other = "PROD" if env == "dev" else "DEV"
+            assert not any(v.endswith(f"_{other}") for v in read), f"{name} reads {other}"
+        for variable in read:
+            assert re.search(r"_(DEV|PROD)$", variable), f"{name}: {variable} names no environment"
+    made = {f"{v}_{e}" for v in bootstrap for e in ("DEV", "PROD")}
+    gcp_read = {v for v in read_anywhere if v.startswith("GCP_")}
+    assert gcp_read == made, "the workflows read exactly what the bootstraps output"
+
+
+def test_bootstrap_readme_and_ci_doc_name_the_same_variables():
+    names = {f"{v}_{e}" for v in bootstrap_variables() for e in ("DEV", "PROD")}
+    for doc in (REPO / "terraform/bootstrap/README.md", DOC):
+        text = doc.read_text()
+        assert "GCP_WORKLOAD_IDENTITY_PROVIDER`" not in text, f"{doc.name}: unsuffixed name"
+        for name in sorted(names):
+            assert f"`{name}`" in text, f"{doc.name} does not name {name}"
+
+
 def test_every_deploy_is_behind_the_destroy_guard_and_applies_the_saved_plan():
     for _, name, job in jobs():
         script = "\n".join(runs(job))
@@ -277,7 +317,7 @@ def test_pipelines_deploy_gets_an_iap_id_token_through_env():
         job = wf["jobs"][f"deploy-{env}"]
         auth = next(s for s in steps(job) if "google-github-actions/auth" in s.get("uses", ""))
         assert "id_token" in auth["with"]["token_format"]
-        assert auth["with"]["id_token_audience"] == "${{ vars.IAP_CLIENT_ID }}"
+        assert auth["with"]["id_token_audience"] == f"${{{{ vars.IAP_CLIENT_ID_{env.upper()} }}}}"
         assert auth["with"]["id_token_include_email"] is True
         deploy = next(s for s in steps(job) if "pipelines deploy" in s.get("run", ""))
         assert deploy["env"]["KFP_GCP_ID_TOKEN"] == "${{ steps.auth.outputs.id_token }}"

@@ -16,7 +16,7 @@ locals {
   # Read-only roles that let `terraform plan` refresh what terraform/environments/* manage.
   plan_roles = setunion([
     "roles/cloudsql.viewer",                      # instances, databases, users (never passwords)
-    "roles/compute.networkViewer",                # VPC, subnets, router + NAT, firewall rules, global addresses (PSA range, static IP)
+    "roles/compute.networkViewer",                # VPC, subnets, router + NAT, firewall rules, global addresses, and servicenetworking.services.get (the private services access connection)
     "roles/container.clusterViewer",              # cluster and node pools; no Kubernetes objects
     "roles/dns.reader",                           # the ingress A record
     "roles/iam.securityReviewer",                 # every IAM policy: project, buckets, service accounts, secrets
@@ -27,11 +27,6 @@ locals {
     "roles/storage.bucketViewer",                 # bucket settings, not objects
   ], var.ci.extra_plan_roles)
 
-  # What no predefined read-only role covers (custom role below).
-  plan_permissions = [
-    "servicenetworking.services.get", # read the private services access connection
-  ]
-
   # Least privilege per service for `terraform apply` of the environments and the deploys.
   apply_roles = setunion([
     "roles/cloudsql.admin",                       # the Cloud SQL instance, databases, user
@@ -39,8 +34,7 @@ locals {
     "roles/compute.securityAdmin",                # firewall rules (networkAdmin cannot write them)
     "roles/container.admin",                      # cluster, node pools, and the Kubernetes objects CI deploys
     "roles/dns.admin",                            # the ingress A record (zone in this project)
-    "roles/iam.serviceAccountAdmin",              # node and workload service accounts and their Workload Identity bindings
-    "roles/iam.serviceAccountUser",               # act as the node service account when creating node pools
+    "roles/iam.serviceAccountAdmin",              # node and workload service accounts and their IAM (Workload Identity, and actAs on the node service account for CI itself)
     "roles/monitoring.notificationChannelEditor", # budget notification channels
     "roles/secretmanager.admin",                  # Cloud SQL password and IAP client secrets; reads them for deploys
     "roles/servicenetworking.networksAdmin",      # private services access connection for Cloud SQL
@@ -111,16 +105,6 @@ resource "google_service_account_iam_member" "ci_apply_wif" {
   depends_on = [google_iam_workload_identity_pool_provider.github]
 }
 
-resource "google_project_iam_custom_role" "ci_plan" {
-  project     = var.project_id
-  role_id     = "${replace(var.prefix, "-", "_")}_ci_plan_reader"
-  title       = "CI plan reader (${var.prefix})"
-  description = "Read permissions terraform plan needs that no predefined read-only role grants (managed by terraform/bootstrap)."
-  permissions = local.plan_permissions
-
-  depends_on = [google_project_service.services]
-}
-
 resource "google_project_iam_member" "ci_plan" {
   for_each = local.plan_roles
 
@@ -129,16 +113,10 @@ resource "google_project_iam_member" "ci_plan" {
   member  = google_service_account.ci_plan.member
 }
 
-resource "google_project_iam_member" "ci_plan_reader" {
-  project = var.project_id
-  role    = google_project_iam_custom_role.ci_plan.name
-  member  = google_service_account.ci_plan.member
-}
-
 resource "google_project_iam_member" "ci_apply" {
-  # roles/iam.serviceAccountUser is project-wide: CI attaches the node service account,
-  # which the environment creates, to node pools. roles/iam.serviceAccountAdmin, needed for
-  # the Workload Identity bindings, could grant CI that on any service account anyway.
+  # No project-wide roles/iam.serviceAccountUser: it would let CI act as every service
+  # account in the project. The environment grants it on its node service account only
+  # (modules/gke, node_service_account_users).
   for_each = local.apply_roles
 
   project = var.project_id

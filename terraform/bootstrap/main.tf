@@ -36,3 +36,18 @@ resource "google_project_service" "services" {
   disable_on_destroy         = false
   disable_dependent_services = false
 }
+
+# Enabling Compute Engine creates the Compute Engine default service account and, unless
+# the organisation policy iam.automaticIamGrantsForDefaultServiceAccounts stops it, grants
+# it roles/editor on the project. The apply identity can manage service accounts' IAM
+# (roles/iam.serviceAccountAdmin), so it could make itself able to act as that account:
+# remove every project role of the default accounts (Compute Engine, App Engine) instead.
+# The provider does this once, at creation, after the APIs are enabled (README.md, "The
+# default service accounts", has the check).
+resource "google_project_default_service_accounts" "deprivilege" {
+  project        = var.project_id
+  action         = "DEPRIVILEGE"
+  restore_policy = "NONE" # destroying this resource never gives Editor back
+
+  depends_on = [google_project_service.services]
+}

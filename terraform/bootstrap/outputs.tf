@@ -28,21 +28,22 @@ output "ci_plan_service_account_email" {
   depends_on = [
     google_billing_account_iam_member.ci_plan,
     google_project_iam_member.ci_plan,
-    google_project_iam_member.ci_plan_reader,
     google_service_account_iam_member.ci_plan_wif,
     google_storage_bucket_iam_member.state_plan,
   ]
 }
 
+output "environment" {
+  description = "The one environment this project serves (ci.apply_environments): terraform/environments/<environment>, GitHub environment <environment>."
+  value       = local.environment
+}
+
 output "github_variables" {
-  description = "Suggested GitHub Actions repository variables (Settings > Secrets and variables > Actions > Variables). None of them is secret."
+  description = "The GitHub Actions repository variables for this project's environment (Settings > Secrets and variables > Actions > Variables; docs/ci.md). Names end in the environment (_DEV, _PROD); none is secret."
   value = {
-    GCP_CI_APPLY_SERVICE_ACCOUNT   = google_service_account.ci_apply.email
-    GCP_CI_PLAN_SERVICE_ACCOUNT    = google_service_account.ci_plan.email
-    GCP_PROJECT_ID                 = var.project_id
-    GCP_PROJECT_NUMBER             = var.project_number
-    GCP_WORKLOAD_IDENTITY_PROVIDER = "${local.pool_name}/providers/${local.provider_id}"
-    TF_STATE_BUCKET                = google_storage_bucket.state.name
+    "GCP_CI_APPLY_SERVICE_ACCOUNT_${local.variable_suffix}"   = google_service_account.ci_apply.email
+    "GCP_CI_PLAN_SERVICE_ACCOUNT_${local.variable_suffix}"    = google_service_account.ci_plan.email
+    "GCP_WORKLOAD_IDENTITY_PROVIDER_${local.variable_suffix}" = "${local.pool_name}/providers/${local.provider_id}"
   }
 
   depends_on = [

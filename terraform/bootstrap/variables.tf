@@ -11,30 +11,35 @@ variable "billing_account_id" {
 
 variable "ci" {
   description = <<-EOT
-    The CI identities. apply_environments: GitHub environments (protected, with required
-    reviewers) whose jobs may use the apply service account. plan_subjects: the OIDC subjects,
-    after "repo:<owner>/<name>:", whose jobs may use the plan service account ("pull_request",
-    or "ref:refs/heads/<branch>" for scheduled drift plans). extra_apply_roles,
-    extra_plan_roles: project roles added to the reviewed defaults (iam.tf).
-    extra_grantable_roles: project roles the apply identity may grant besides the defaults.
+    The CI identities of THIS project. apply_environments: the one GitHub environment
+    (protected, with required reviewers) whose jobs may use the apply service account; it is
+    also the folder under terraform/environments/ this project serves, and the suffix of its
+    GitHub variables (dev -> _DEV). plan_subjects: the OIDC subjects, after
+    "repo:<owner>/<name>:", whose jobs may use the plan service account ("pull_request", and
+    "ref:refs/heads/main" for the scheduled drift plans). extra_apply_roles, extra_plan_roles:
+    project roles added to the reviewed defaults (iam.tf). extra_grantable_roles: project
+    roles the apply identity may grant besides the defaults.
   EOT
   type = object({
-    apply_environments    = optional(set(string), ["dev", "prod"])
+    apply_environments    = set(string)
     extra_apply_roles     = optional(set(string), [])
     extra_grantable_roles = optional(set(string), [])
     extra_plan_roles      = optional(set(string), [])
     plan_subjects         = optional(set(string), ["pull_request"])
   })
-  default  = {}
   nullable = false
 
   validation {
-    condition     = length(var.ci.apply_environments) > 0 && alltrue([for e in var.ci.apply_environments : can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", e))])
-    error_message = "ci.apply_environments must name at least one GitHub environment, each 1-64 letters, digits, '.', '_' or '-', spelled exactly as in the repository's settings (IAM compares them case-sensitively), such as [\"dev\", \"prod\"]."
+    condition     = length(var.ci.apply_environments) == 1
+    error_message = "ci.apply_environments must name exactly one GitHub environment, the one this project serves, such as [\"dev\"] in the dev project and [\"prod\"] in the prod project: a project that trusts a second environment lets that environment's jobs (and whoever approves them) change this project, so a dev deploy could reach prod."
+  }
+  validation {
+    condition     = alltrue([for e in var.ci.apply_environments : can(regex("^[a-z][a-z0-9-]{0,30}$", e))])
+    error_message = "ci.apply_environments must name the environment as its folder under terraform/environments/ is named (1-31 lower-case letters, digits and '-', starting with a letter, such as \"dev\"), and the GitHub environment must be spelled the same: IAM compares OIDC subjects case-sensitively."
   }
   validation {
     condition     = length(var.ci.plan_subjects) > 0 && alltrue([for s in var.ci.plan_subjects : can(regex("^(pull_request|ref:refs/(heads|tags)/[A-Za-z0-9._/-]+)$", s))])
-    error_message = "ci.plan_subjects entries must be \"pull_request\" or \"ref:refs/heads/<branch>\" (or \"ref:refs/tags/<tag>\"), exact names without wildcards, such as [\"pull_request\", \"ref:refs/heads/main\"]."
+    error_message = "ci.plan_subjects entries must be \"pull_request\" or \"ref:refs/heads/<branch>\" (or \"ref:refs/tags/<tag>\"), exact names without wildcards, such as [\"pull_request\", \"ref:refs/heads/main\"]. Never \"environment:...\": environments belong to the apply identity."
   }
   validation {
     condition = alltrue([
@@ -57,6 +62,10 @@ variable "ci" {
   validation {
     condition     = alltrue([for r in var.ci.extra_apply_roles : !contains(["roles/resourcemanager.projectIamAdmin", "roles/iam.securityAdmin", "roles/resourcemanager.organizationAdmin", "roles/resourcemanager.folderAdmin"], r)])
     error_message = "ci.extra_apply_roles may not include IAM-admin roles (projectIamAdmin, iam.securityAdmin, ...): the apply identity's right to grant roles is the conditional projectIamAdmin; add roles it may grant to ci.extra_grantable_roles instead."
+  }
+  validation {
+    condition     = alltrue([for r in var.ci.extra_apply_roles : !contains(["roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator", "roles/iam.workloadIdentityUser"], r)])
+    error_message = "ci.extra_apply_roles may not include roles/iam.serviceAccountUser, serviceAccountTokenCreator or workloadIdentityUser: on the project they let CI act as every service account in it. Grant them on the one service account CI must act as (the gke module does this for its node service account)."
   }
   validation {
     condition     = alltrue([for r in var.ci.extra_grantable_roles : !can(regex("^roles/(iam|resourcemanager|orgpolicy|accesscontextmanager|owner|editor|viewer)\\b", r))])

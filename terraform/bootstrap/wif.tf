@@ -4,6 +4,10 @@
 # service account is decided by the workloadIdentityUser bindings in iam.tf.
 
 locals {
+  # The one environment this project serves (a validation on var.ci makes it exactly one).
+  environment     = one(var.ci.apply_environments)
+  variable_suffix = upper(replace(local.environment, "-", "_"))
+
   pool_id     = "${var.prefix}-github"
   provider_id = "github"
   pool_name   = "projects/${var.project_number}/locations/global/workloadIdentityPools/${local.pool_id}"

@@ -44,6 +44,14 @@ def plan(
             "--detailed-exitcode", help="Exit 2 when the plan has changes (for drift checks)."
         ),
     ] = False,
+    destroy: Annotated[
+        bool,
+        typer.Option(
+            "--destroy",
+            help="Plan removing the whole environment (the teardown runbook in "
+            "terraform/README.md); `infra guard` then names what it would lose.",
+        ),
+    ] = False,
 ) -> None:
     """Plan an environment into build/infra/ENV.tfplan, with its JSON beside it.
 
@@ -54,7 +62,7 @@ def plan(
 
     project = _project(ctx)
     code, plan_file, json_file = terraform.plan(
-        project, env, _echo, lock=lock, detailed_exitcode=detailed_exitcode
+        project, env, _echo, lock=lock, detailed_exitcode=detailed_exitcode, destroy=destroy
     )
     output.stderr.print(f"plan: {plan_file.relative_to(project.root)}")
     output.stderr.print(
@@ -62,6 +70,46 @@ def plan(
     )
     if code == 2:
         raise typer.Exit(2)
+
+
+@app.command("bootstrap")
+def bootstrap(
+    ctx: typer.Context,
+    env: EnvOption,
+    local_state: Annotated[
+        bool,
+        typer.Option(
+            "--local-state",
+            help="First run only, before the state bucket exists: keep the state in "
+            "terraform/bootstrap/ENV.tfstate, then move it into the bucket after the apply.",
+        ),
+    ] = False,
+) -> None:
+    """Bootstrap the project of one environment (a person with Owner on it, once).
+
+    Checks terraform/bootstrap/ENV.tfvars.json and ENV.backend.hcl against
+    terraform/environments/ENV, runs init, plan and, after you confirm, apply. On the
+    first run (--local-state) the state then moves into the bucket the apply created.
+    Last, it creates the environment's empty state so that pull-request plans work, and
+    prints the GitHub variables to set. Safe to run again: an unchanged project plans
+    nothing.
+    """
+    from kfp_gcp.services.infra import bootstrap as service
+
+    def step(text: str) -> None:
+        output.stderr.print(f"[bold]==>[/] {text}")
+
+    def confirm() -> bool:
+        return typer.confirm(f"Apply this plan to the {env} project?", default=False)
+
+    result = service.bootstrap(
+        _project(ctx), env, _echo, step=step, confirm=confirm, local_state=local_state
+    )
+    if result.migrated:
+        output.stderr.print("The bootstrap's state is in the bucket; the local copy is deleted.")
+    output.stderr.print(f"GitHub repository variables for {env} (docs/ci.md):")
+    for name, value in sorted(result.github_variables.items()):
+        _echo(f"gh variable set {name} --repo {result.github_repository} --body '{value}'")
 
 
 @app.command("apply")
@@ -112,7 +160,8 @@ def cost(
 
     Reads the environment's terraform.tfvars.json: node pools at their minimum size,
     the Cloud SQL tier and HA, the load balancer when a domain is set. Prints each line
-    with its basis, the total, and the assumptions.
+    with its basis, the total at list prices, the total after the GKE free tier when the
+    settings claim it (cluster.gke_free_tier), and the assumptions.
     """
     from kfp_gcp.services.infra import cost as costs
 
@@ -131,11 +180,89 @@ def cost(
         for line in estimate.lines:
             t.add_row(line.item, line.basis, f"{line.monthly:,.2f}")
         t.add_section()
-        t.add_row("[bold]Total[/]", "", f"[bold]{estimate.monthly_total:,.2f}[/]")
+        t.add_row("[bold]Total at list prices[/]", "", f"[bold]{estimate.monthly_total:,.2f}[/]")
+        if estimate.credits:
+            for credit in estimate.credits:
+                t.add_row(credit.item, credit.basis, f"{credit.monthly:,.2f}")
+            t.add_row(
+                "[bold]Total after credits[/]",
+                "",
+                f"[bold]{estimate.monthly_after_credits:,.2f}[/]",
+            )
         notes = "\n".join(f"- {a}" for a in estimate.assumptions)
         return Group(t, f"Assumptions:\n{notes}")
 
     output.emit(ctx.obj, estimate, table)
+
+
+@app.command("quota")
+def quota(
+    ctx: typer.Context,
+    env: EnvOption,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Compare with the project's live quotas (Compute Engine API, your "
+            "Application Default Credentials); exit 6 when one is short.",
+        ),
+    ] = False,
+) -> None:
+    """The Compute Engine quota an environment needs at its largest, from its settings.
+
+    Every node pool at max_count plus one surge node per zone (vCPUs per machine family,
+    Spot on the PREEMPTIBLE_* metrics, GPUs by type, boot disks), the project-wide
+    CPUS_ALL_REGIONS and GPUS_ALL_REGIONS, and Cloud NAT's addresses. A new project has no
+    GPU quota: request what is short before the first run needs it (terraform/README.md,
+    Quotas).
+    """
+    from kfp_gcp.errors import RunError
+    from kfp_gcp.services.infra import cost as costs
+    from kfp_gcp.services.infra import quota as service
+
+    sizing = costs.load_sizing(_project(ctx), env)
+    found = service.needs(sizing)
+    api = service.ComputeQuotas()
+    rows = (
+        service.check(
+            found, api.region(sizing.project_id, sizing.region), api.project(sizing.project_id)
+        )
+        if live
+        else service.rows(found)
+    )
+
+    def table() -> Table:
+        columns = ["Metric", "Where", "Needed"]
+        if live:
+            columns += ["Limit", "Usage", "OK"]
+        t = Table(*columns, "Basis", title=f"{env}: Compute Engine quota at maximum size")
+        for row in rows:
+            cells = [row.metric, row.where, str(row.needed)]
+            if live:
+                colour = {"ok": "green", "short": "red"}.get(row.status, "yellow")
+                cells += [
+                    "" if row.limit is None else f"{row.limit:g}",
+                    "" if row.usage is None else f"{row.usage:g}",
+                    f"[{colour}]{row.status}[/]",
+                ]
+            t.add_row(*cells, row.basis)
+        return t
+
+    output.emit(ctx.obj, {"environment": env, "project_id": sizing.project_id, "rows": rows}, table)
+    for warning in api.warnings:
+        output.stderr.print(f"warning: {warning}")
+    short = [r for r in rows if r.status == "short"]
+    if short:
+        raise RunError(
+            "quota too low for the environment at its largest: "
+            + ", ".join(f"{r.metric} in {r.where} ({r.limit:g} < {r.needed})" for r in short),
+            hint="request the increases (terraform/README.md, Quotas); pools that cannot get "
+            "the quota never scale up",
+        )
+    if not live:
+        output.stderr.print(
+            f"compare with the live quotas: kfp-gcp infra quota --env {env} --check"
+        )
 
 
 @app.command("guard")

@@ -23,14 +23,6 @@ override_resource {
   }
 }
 
-override_resource {
-  target          = google_project_iam_custom_role.ci_plan
-  override_during = plan
-  values = {
-    name = "projects/demo-project/roles/kfp_ci_plan_reader"
-  }
-}
-
 variables {
   prefix               = "kfp"
   project_id           = "demo-project"
@@ -39,6 +31,9 @@ variables {
   github_repository_id = "123456789"
   state_bucket = {
     location = "EU"
+  }
+  ci = {
+    apply_environments = ["dev"]
   }
 }
 
@@ -53,7 +48,7 @@ run "workload_identity_is_pinned" {
   # Exactly the repository id and the bound subjects: nothing broader (no owner-wide or
   # name-based condition, no wildcard).
   assert {
-    condition     = google_iam_workload_identity_pool_provider.github.attribute_condition == "assertion.repository_id == '123456789' && (assertion.sub == 'repo:example-org/kfp-platform:environment:dev' || assertion.sub == 'repo:example-org/kfp-platform:environment:prod' || assertion.sub == 'repo:example-org/kfp-platform:pull_request')"
+    condition     = google_iam_workload_identity_pool_provider.github.attribute_condition == "assertion.repository_id == '123456789' && (assertion.sub == 'repo:example-org/kfp-platform:environment:dev' || assertion.sub == 'repo:example-org/kfp-platform:pull_request')"
     error_message = "attribute_condition is ${google_iam_workload_identity_pool_provider.github.attribute_condition}"
   }
 
@@ -90,11 +85,10 @@ run "apply_identity_only_from_environments" {
   command = plan
 
   assert {
-    condition = toset([for b in google_service_account_iam_member.ci_apply_wif : b.member]) == toset([
+    condition = [for b in google_service_account_iam_member.ci_apply_wif : b.member] == [
       "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/kfp-github/subject/repo:example-org/kfp-platform:environment:dev",
-      "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/kfp-github/subject/repo:example-org/kfp-platform:environment:prod",
-    ])
-    error_message = "the apply service account must be bound to exactly the environment subjects"
+    ]
+    error_message = "the apply service account must be bound to exactly this project's environment subject"
   }
 
   assert {
@@ -150,14 +144,12 @@ run "plan_identity_is_read_only" {
     error_message = "the plan identity must hold no role that writes, impersonates or reads secret payloads"
   }
 
+  # Reading google_service_networking_connection needs servicenetworking.services.get, which
+  # roles/compute.networkViewer contains (Google's IAM reference, "Service Networking roles
+  # and permissions": docs.cloud.google.com/iam/docs/roles-permissions/servicenetworking).
   assert {
-    condition     = alltrue([for p in google_project_iam_custom_role.ci_plan.permissions : can(regex("\\.(get|list)$", p))])
-    error_message = "the plan custom role may hold only get/list permissions"
-  }
-
-  assert {
-    condition     = google_project_iam_member.ci_plan_reader.role == "projects/demo-project/roles/kfp_ci_plan_reader" && google_project_iam_custom_role.ci_plan.role_id == "kfp_ci_plan_reader"
-    error_message = "the plan identity must hold the custom reader role"
+    condition     = contains([for b in google_project_iam_member.ci_plan : b.role], "roles/compute.networkViewer")
+    error_message = "the plan identity reads the private services access connection through roles/compute.networkViewer"
   }
 
   assert {
@@ -182,7 +174,7 @@ run "no_basic_roles_anywhere" {
     condition = length(setintersection(toset(concat(
       [for b in google_project_iam_member.ci_plan : b.role],
       [for b in google_project_iam_member.ci_apply : b.role],
-      [google_project_iam_member.ci_apply_iam_admin.role, google_project_iam_member.ci_plan_reader.role],
+      [google_project_iam_member.ci_apply_iam_admin.role],
       [for b in google_billing_account_iam_member.ci_plan : b.role],
       [for b in google_billing_account_iam_member.ci_apply : b.role],
       [google_storage_bucket_iam_member.state_plan.role, google_storage_bucket_iam_member.state_apply.role],
@@ -205,7 +197,6 @@ run "apply_identity_roles" {
       "roles/container.admin",
       "roles/dns.admin",
       "roles/iam.serviceAccountAdmin",
-      "roles/iam.serviceAccountUser",
       "roles/monitoring.notificationChannelEditor",
       "roles/secretmanager.admin",
       "roles/servicenetworking.networksAdmin",
@@ -261,6 +252,7 @@ run "grantable_roles_are_chunked" {
 
   variables {
     ci = {
+      apply_environments    = ["dev"]
       extra_grantable_roles = ["roles/aiplatform.user", "roles/bigquery.dataViewer"]
     }
   }
@@ -408,7 +400,7 @@ run "rejects_wildcard_plan_subject" {
   command = plan
 
   variables {
-    ci = { plan_subjects = ["ref:refs/heads/*"] }
+    ci = { apply_environments = ["dev"], plan_subjects = ["ref:refs/heads/*"] }
   }
 
   expect_failures = [var.ci]
@@ -418,7 +410,7 @@ run "rejects_write_role_for_plan" {
   command = plan
 
   variables {
-    ci = { extra_plan_roles = ["roles/storage.objectAdmin"] }
+    ci = { apply_environments = ["dev"], extra_plan_roles = ["roles/storage.objectAdmin"] }
   }
 
   expect_failures = [var.ci]
@@ -428,7 +420,7 @@ run "rejects_basic_role" {
   command = plan
 
   variables {
-    ci = { extra_apply_roles = ["roles/editor"] }
+    ci = { apply_environments = ["dev"], extra_apply_roles = ["roles/editor"] }
   }
 
   expect_failures = [var.ci]
@@ -438,7 +430,7 @@ run "rejects_escalating_grantable_role" {
   command = plan
 
   variables {
-    ci = { extra_grantable_roles = ["roles/iam.serviceAccountTokenCreator"] }
+    ci = { apply_environments = ["dev"], extra_grantable_roles = ["roles/iam.serviceAccountTokenCreator"] }
   }
 
   expect_failures = [var.ci]
@@ -472,4 +464,164 @@ run "rejects_short_soft_delete" {
   }
 
   expect_failures = [var.state_bucket]
+}
+
+run "rejects_project_wide_service_account_user" {
+  command = plan
+
+  variables {
+    ci = { apply_environments = ["dev"], extra_apply_roles = ["roles/iam.serviceAccountUser"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+# --- one project, one environment: no credential path from dev to prod ---
+
+run "rejects_two_apply_environments" {
+  command = plan
+
+  variables {
+    ci = { apply_environments = ["dev", "prod"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+run "rejects_no_apply_environment" {
+  command = plan
+
+  variables {
+    ci = { apply_environments = [] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+run "rejects_an_environment_as_plan_subject" {
+  command = plan
+
+  variables {
+    ci = { apply_environments = ["prod"], plan_subjects = ["pull_request", "environment:dev"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+run "rejects_environment_not_named_like_its_folder" {
+  command = plan
+
+  variables {
+    ci = { apply_environments = ["Production"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+# The committed prod bootstrap (prod.tfvars.json, as `kfp-gcp infra bootstrap --env prod`
+# passes it): no token of a job in the dev environment may pass its provider or act as
+# either of its service accounts.
+run "prod_bootstrap_admits_no_dev_job" {
+  command = plan
+
+  variables {
+    project_id           = jsondecode(file("prod.tfvars.json")).project_id
+    project_number       = jsondecode(file("prod.tfvars.json")).project_number
+    prefix               = jsondecode(file("prod.tfvars.json")).prefix
+    github_repository    = jsondecode(file("prod.tfvars.json")).github_repository
+    github_repository_id = jsondecode(file("prod.tfvars.json")).github_repository_id
+    state_bucket         = jsondecode(file("prod.tfvars.json")).state_bucket
+    ci                   = jsondecode(file("prod.tfvars.json")).ci
+    labels               = jsondecode(file("prod.tfvars.json")).labels
+  }
+
+  assert {
+    condition     = !strcontains(google_iam_workload_identity_pool_provider.github.attribute_condition, "environment:dev")
+    error_message = "the prod provider admits environment:dev: ${google_iam_workload_identity_pool_provider.github.attribute_condition}"
+  }
+
+  assert {
+    condition     = strcontains(google_iam_workload_identity_pool_provider.github.attribute_condition, "assertion.sub == 'repo:example-org/kfp-platform:environment:prod'")
+    error_message = "the prod provider must admit the prod environment's jobs"
+  }
+
+  assert {
+    condition = alltrue([
+      for b in concat(values(google_service_account_iam_member.ci_apply_wif), values(google_service_account_iam_member.ci_plan_wif)) :
+      !strcontains(b.member, "environment:dev")
+    ])
+    error_message = "a prod service account is bound to environment:dev"
+  }
+
+  assert {
+    condition     = keys(output.ci_apply_principals) == ["prod"] && output.environment == "prod"
+    error_message = "the prod bootstrap must serve exactly the prod environment"
+  }
+
+  assert {
+    condition     = alltrue([for k in keys(output.github_variables) : endswith(k, "_PROD")])
+    error_message = "the prod bootstrap's GitHub variables must end in _PROD: ${join(", ", keys(output.github_variables))}"
+  }
+}
+
+run "dev_bootstrap_admits_no_prod_job" {
+  command = plan
+
+  variables {
+    project_id           = jsondecode(file("dev.tfvars.json")).project_id
+    project_number       = jsondecode(file("dev.tfvars.json")).project_number
+    prefix               = jsondecode(file("dev.tfvars.json")).prefix
+    github_repository    = jsondecode(file("dev.tfvars.json")).github_repository
+    github_repository_id = jsondecode(file("dev.tfvars.json")).github_repository_id
+    state_bucket         = jsondecode(file("dev.tfvars.json")).state_bucket
+    ci                   = jsondecode(file("dev.tfvars.json")).ci
+    labels               = jsondecode(file("dev.tfvars.json")).labels
+  }
+
+  assert {
+    condition     = !strcontains(google_iam_workload_identity_pool_provider.github.attribute_condition, "environment:prod")
+    error_message = "the dev provider admits environment:prod: ${google_iam_workload_identity_pool_provider.github.attribute_condition}"
+  }
+
+  assert {
+    condition     = keys(output.ci_apply_principals) == ["dev"] && output.environment == "dev"
+    error_message = "the dev bootstrap must serve exactly the dev environment"
+  }
+}
+
+# The names the workflows read (tests/test_workflows.py checks them against the workflows).
+run "github_variables_name_the_environment" {
+  command = plan
+
+  assert {
+    condition = output.github_variables == {
+      GCP_CI_APPLY_SERVICE_ACCOUNT_DEV   = "kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+      GCP_CI_PLAN_SERVICE_ACCOUNT_DEV    = "kfp-ci-plan@demo-project.iam.gserviceaccount.com"
+      GCP_WORKLOAD_IDENTITY_PROVIDER_DEV = "projects/123456789012/locations/global/workloadIdentityPools/kfp-github/providers/github"
+    }
+    error_message = "github_variables are ${jsonencode(output.github_variables)}"
+  }
+}
+
+# --- the apply identity cannot reach Editor ---
+
+run "default_service_accounts_are_deprivileged" {
+  command = plan
+
+  assert {
+    condition = (
+      google_project_default_service_accounts.deprivilege.project == "demo-project" &&
+      google_project_default_service_accounts.deprivilege.action == "DEPRIVILEGE" &&
+      google_project_default_service_accounts.deprivilege.restore_policy == "NONE"
+    )
+    error_message = "the default service accounts must lose their project roles (Editor), for good"
+  }
+
+  assert {
+    condition = length(setintersection(
+      toset([for b in google_project_iam_member.ci_apply : b.role]),
+      toset(["roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator", "roles/iam.workloadIdentityUser"]),
+    )) == 0
+    error_message = "the apply identity must not act as every service account of the project"
+  }
 }

@@ -22,14 +22,14 @@ resource "google_sql_database_instance" "primary" {
   # 8.0, not 8.4: ML Metadata 1.14's server needs mysql_native_password, the default
   # plugin of Cloud SQL for MySQL 8.0 and disabled by default in MySQL 8.4 (README).
   database_version    = "MYSQL_8_0"
-  deletion_protection = true
+  deletion_protection = var.deletion_protection
 
   settings {
     # Enterprise, not Enterprise Plus: db-custom-* machine types exist only in Enterprise.
     edition                     = "ENTERPRISE"
     tier                        = var.tier
     availability_type           = var.ha ? "REGIONAL" : "ZONAL"
-    deletion_protection_enabled = true
+    deletion_protection_enabled = var.deletion_protection
     disk_autoresize             = true
     disk_autoresize_limit       = var.disk.autoresize_limit
     disk_size                   = var.disk.size

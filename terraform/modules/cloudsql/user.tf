@@ -31,10 +31,19 @@ resource "google_secret_manager_secret" "password" {
   }
 }
 
+# A rotation (password_version + 1) replaces this version: secret_data_wo_version forces a
+# new one. The new version is created first, then the user gets the new password, and only
+# then is the old version disabled (never destroyed): whatever step fails, the password the
+# database still accepts is an enabled version in Secret Manager (README, "The password").
 resource "google_secret_manager_secret_version" "password" {
   secret                 = google_secret_manager_secret.password.id
   secret_data_wo         = ephemeral.random_password.kfp.result
   secret_data_wo_version = var.password_version
+  deletion_policy        = "DISABLE"
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "google_secret_manager_secret_iam_member" "reader" {
@@ -63,8 +72,8 @@ resource "google_sql_user" "kfp" {
     replace_triggered_by = [google_secret_manager_secret.password.id]
   }
 
-  # Secret first: if setting the password fails, the database keeps the old password and
-  # KFP keeps running; the other order could leave the database with a password that
-  # nothing stores.
+  # Secret first: if setting the password fails, the database keeps the old password, whose
+  # version is still enabled, and KFP keeps running; the other order could leave the
+  # database with a password that nothing stores.
   depends_on = [google_secret_manager_secret_version.password]
 }

@@ -15,7 +15,7 @@ variable "backup" {
   type = object({
     location                       = optional(string)
     retain_on_delete               = optional(bool, true)
-    retained_backups               = optional(number, 7)
+    retained_backups               = optional(number, 8)
     start_time                     = optional(string, "02:00")
     transaction_log_retention_days = optional(number, 7)
   })
@@ -28,6 +28,10 @@ variable "backup" {
   validation {
     condition     = var.backup.transaction_log_retention_days >= 1 && var.backup.transaction_log_retention_days <= 7 && floor(var.backup.transaction_log_retention_days) == var.backup.transaction_log_retention_days
     error_message = "backup.transaction_log_retention_days must be a whole number from 1 to 7 (the Enterprise edition limit); it bounds how far back point-in-time recovery reaches."
+  }
+  validation {
+    condition     = var.backup.retained_backups > var.backup.transaction_log_retention_days
+    error_message = "backup.retained_backups must be greater than backup.transaction_log_retention_days: the Cloud SQL API refuses otherwise (\"backup retention should be > transaction log retention\"). Keep more backups (the default is 8 for 7 days of logs) or fewer days of logs."
   }
   validation {
     condition     = can(regex("^([01][0-9]|2[0-3]):00$", var.backup.start_time))
@@ -77,6 +81,13 @@ variable "databases" {
     condition     = length(distinct(values(var.databases))) == length(var.databases)
     error_message = "databases values must be distinct: each KFP component needs its own database."
   }
+}
+
+variable "deletion_protection" {
+  description = "Refuse to delete the instance, in Terraform (deletion_protection) and in Cloud SQL itself (settings.deletion_protection_enabled, which stops every client). Set to false, and apply, only as the first step of a deliberate teardown (terraform/README.md, \"Tearing an environment down\")."
+  type        = bool
+  default     = true
+  nullable    = false
 }
 
 variable "disk" {
@@ -266,6 +277,19 @@ variable "tier" {
   validation {
     condition     = can(regex("^db-(custom-[1-9][0-9]*-[1-9][0-9]*|n1-(standard|highmem)-[1-9][0-9]*)$", var.tier))
     error_message = "tier must be a dedicated-core Enterprise edition machine type such as \"db-custom-1-3840\" (1 vCPU, 3.75 GiB) or \"db-custom-2-7680\"; shared-core tiers (db-f1-micro, db-g1-small) have no SLA."
+  }
+  # Cloud SQL's custom machine rules ("About instance settings": 1 to 96 vCPUs, 1 or an even
+  # number; 0.9 to 6.5 GB of memory per vCPU, a multiple of 256 MB, at least 3.75 GB).
+  validation {
+    condition = !startswith(var.tier, "db-custom-") || try(
+      (tonumber(split("-", var.tier)[2]) == 1 || (tonumber(split("-", var.tier)[2]) % 2 == 0 && tonumber(split("-", var.tier)[2]) <= 96)) &&
+      tonumber(split("-", var.tier)[3]) % 256 == 0 &&
+      tonumber(split("-", var.tier)[3]) >= 3840 &&
+      tonumber(split("-", var.tier)[3]) >= 0.9 * 1024 * tonumber(split("-", var.tier)[2]) &&
+      tonumber(split("-", var.tier)[3]) <= 6.5 * 1024 * tonumber(split("-", var.tier)[2]),
+      false
+    )
+    error_message = "tier db-custom-<vCPUs>-<MiB> must have 1 or an even number of vCPUs up to 96, and memory that is a multiple of 256 MiB, at least 3840 MiB and 0.9-6.5 GiB per vCPU, such as \"db-custom-2-7680\" or \"db-custom-4-15360\"."
   }
 }
 

@@ -5,12 +5,13 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.50, < 8"
+      version = "~> 6.50"
     }
-    # The ephemeral random_password resource appeared in hashicorp/random 3.7.0.
+    # The ephemeral random_password resource appeared in hashicorp/random 3.7.0; 3.7.2 is
+    # the version checked offline.
     random = {
       source  = "hashicorp/random"
-      version = ">= 3.7"
+      version = "~> 3.7"
     }
   }
 }

@@ -26,3 +26,14 @@ resource "google_project_iam_member" "nodes" {
   role    = each.key
   member  = google_service_account.nodes.member
 }
+
+# Whoever creates or changes node pools must be able to act as their service account
+# (iam.serviceAccounts.actAs). Granted here, on this one account, instead of
+# roles/iam.serviceAccountUser on the project, which would cover every account there.
+resource "google_service_account_iam_member" "node_users" {
+  for_each = var.node_service_account_users
+
+  service_account_id = google_service_account.nodes.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = each.value
+}

@@ -155,5 +155,5 @@ resource "google_container_cluster" "cluster" {
     ignore_changes = [node_config, initial_node_count]
   }
 
-  depends_on = [google_project_iam_member.nodes]
+  depends_on = [google_project_iam_member.nodes, google_service_account_iam_member.node_users]
 }

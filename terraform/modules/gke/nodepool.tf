@@ -82,6 +82,7 @@ resource "google_container_node_pool" "nodepool" {
     ignore_changes = [initial_node_count]
   }
 
-  # Nodes pull images and write logs with these roles from their first minute.
-  depends_on = [google_project_iam_member.nodes]
+  # Nodes pull images and write logs with these roles from their first minute; CI may act
+  # as the node service account before it creates a pool.
+  depends_on = [google_project_iam_member.nodes, google_service_account_iam_member.node_users]
 }

@@ -234,6 +234,18 @@ variable "node_pools" {
   }
 }
 
+variable "node_service_account_users" {
+  description = "IAM members that may act as the node service account (roles/iam.serviceAccountUser on that account only), such as the CI apply identity \"serviceAccount:kfp-ci-apply@my-project.iam.gserviceaccount.com\": creating a node pool needs it. Project Owners have it anyway."
+  type        = set(string)
+  default     = []
+  nullable    = false
+
+  validation {
+    condition     = alltrue([for m in var.node_service_account_users : can(regex("^(user|group|serviceAccount):[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", m))])
+    error_message = "node_service_account_users must be IAM members such as \"serviceAccount:kfp-ci-apply@my-project.iam.gserviceaccount.com\" or \"group:platform@example.com\"."
+  }
+}
+
 variable "prefix" {
   description = "Prefix of every resource name, e.g. \"kfp-dev\"."
   type        = string

@@ -30,9 +30,11 @@ module "gke" {
   labels               = local.labels
   location             = var.settings.cluster.location
   node_pools           = var.settings.cluster.node_pools # null: the module's default pools
-  prefix               = var.settings.prefix
-  project_id           = var.settings.project_id
-  release_channel      = var.settings.cluster.release_channel
+  # CI creates and changes node pools, so it acts as their service account (and only it).
+  node_service_account_users = ["serviceAccount:${var.settings.ci_apply_service_account}"]
+  prefix                     = var.settings.prefix
+  project_id                 = var.settings.project_id
+  release_channel            = var.settings.cluster.release_channel
   vpc_config = {
     network             = module.network.network_self_link
     pods_range_name     = module.network.pods_range_name
@@ -56,6 +58,7 @@ module "storage" {
 module "cloudsql" {
   source                      = "../cloudsql"
   allocated_ip_range          = module.network.psa_range_name
+  deletion_protection         = var.settings.cloudsql.deletion_protection
   disk                        = { size = var.settings.cloudsql.disk_size_gb }
   ha                          = var.settings.cloudsql.ha
   labels                      = local.labels
@@ -86,6 +89,7 @@ module "ingress" {
   source                         = "../ingress"
   count                          = local.domain == "" ? 0 : 1
   ci_apply_service_account_email = var.settings.ci_apply_service_account
+  deletion_protection            = var.settings.ingress.deletion_protection
   dns = var.settings.ingress.dns_managed_zone == null ? null : {
     managed_zone = var.settings.ingress.dns_managed_zone
   }

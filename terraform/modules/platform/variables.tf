@@ -24,18 +24,22 @@ variable "settings" {
     cluster = object({
       binary_authorization = optional(bool, true)
       deletion_protection  = optional(bool, true)
-      location             = string
+      # Whether this cluster is the one zonal cluster per billing account that the GKE free
+      # tier credits (74.40 USD a month). Only `kfp-gcp infra cost` reads it.
+      gke_free_tier = optional(bool, false)
+      location      = string
       # Passed to modules/gke unchanged (its node_pools variable documents the fields).
       node_pools      = optional(any)
       release_channel = optional(string, "REGULAR")
     })
 
     cloudsql = optional(object({
-      disk_size_gb     = optional(number, 10)
-      ha               = optional(bool, false)
-      name_suffix      = optional(string, "")
-      password_version = optional(number, 1)
-      tier             = optional(string, "db-custom-1-3840")
+      deletion_protection = optional(bool, true)
+      disk_size_gb        = optional(number, 10)
+      ha                  = optional(bool, false)
+      name_suffix         = optional(string, "")
+      password_version    = optional(number, 1)
+      tier                = optional(string, "db-custom-1-3840")
     }), {})
 
     storage = optional(object({
@@ -46,9 +50,10 @@ variable "settings" {
 
     # No domain: no static IP, IAP or certificate; the UI is reached by port-forward.
     ingress = optional(object({
-      dns_managed_zone = optional(string)
-      domain           = optional(string, "")
-      iap_members      = optional(set(string), [])
+      deletion_protection = optional(bool, true)
+      dns_managed_zone    = optional(string)
+      domain              = optional(string, "")
+      iap_members         = optional(set(string), [])
     }), {})
 
     budget = optional(object({
@@ -63,6 +68,10 @@ variable "settings" {
   validation {
     condition     = contains(["dev", "staging", "prod"], var.settings.environment)
     error_message = "settings.environment must be dev, staging or prod (it labels every resource and names the outputs)."
+  }
+  validation {
+    condition     = !var.settings.cluster.gke_free_tier || length(split("-", var.settings.cluster.location)) == 3
+    error_message = "settings.cluster.gke_free_tier is true, but the GKE free tier credits only a zonal (or Autopilot) cluster: set cluster.location to a zone such as \"europe-west1-b\", or gke_free_tier to false."
   }
   validation {
     condition     = can(regex("^[0-9]{6,20}$", var.settings.project_number))

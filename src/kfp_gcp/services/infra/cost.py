@@ -8,6 +8,7 @@ the load balancer up when a domain is set, and a small amount of stored artifact
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import re
 from typing import Any
@@ -36,12 +37,18 @@ class _Gke(_Strict):
     free_zonal_cluster_credit_per_month: float
 
 
+class _ExtendedSupport(_Strict):
+    mysql_8_0_from: datetime.date
+    vcpu_per_hour: float
+
+
 class _CloudSql(_Strict):
     vcpu_per_hour: float
     memory_gb_per_hour: float
     shared_core_per_hour: dict[str, float]
     ssd_gb_per_month: float
     ha_multiplier: float
+    extended_support: _ExtendedSupport
 
 
 class _Nat(_Strict):
@@ -89,18 +96,22 @@ class _Accelerator(_Loose):
 
 
 class _NodePool(_Loose):
-    """Defaults as in terraform/modules/gke (min_count is for the whole pool, all zones)."""
+    """Defaults as in terraform/modules/gke (min_count and max_count are for the whole
+    pool, all zones)."""
 
     machine_type: str = "e2-standard-4"
     min_count: int = 0
+    max_count: int = 3
     spot: bool = False
     disk_size_gb: int = 100
     disk_type: str = "pd-balanced"
     accelerator: _Accelerator | None = None
+    zones: list[str] | None = None
 
 
 class _Cluster(_Loose):
     location: str
+    gke_free_tier: bool = False
     # Required here although the gke module has default pools: the estimate prices what
     # the environment says, not defaults it would have to copy.
     node_pools: dict[str, _NodePool]
@@ -123,6 +134,7 @@ class _StorageSettings(_Loose):
 
 
 class Sizing(_Loose):
+    project_id: str = ""
     region: str
     cluster: _Cluster
     cloudsql: _Database = Field(default_factory=_Database)
@@ -142,8 +154,10 @@ class Estimate:
     environment: str
     currency: str
     prices_as_of: str
-    monthly_total: float
+    monthly_total: float  # at list prices
+    monthly_after_credits: float  # minus the credits below
     lines: list[Line]
+    credits: list[Line]
     assumptions: list[str]
 
 
@@ -181,7 +195,7 @@ def _first_problem(exc: ValidationError) -> str:
     return f"{'.'.join(map(str, error['loc']))}: {error['msg']}"
 
 
-def _is_zone(location: str) -> bool:
+def is_zone(location: str) -> bool:
     return re.fullmatch(r"[a-z]+-[a-z]+\d+-[a-z]", location) is not None
 
 
@@ -195,10 +209,17 @@ def _priced(table: dict[str, Any], key: str, what: str) -> Any:
     return table[key]
 
 
-def estimate(prices: Prices, sizing: Sizing, env: str, artifact_gb: float = 50) -> Estimate:
+def estimate(
+    prices: Prices,
+    sizing: Sizing,
+    env: str,
+    artifact_gb: float = 50,
+    today: datetime.date | None = None,
+) -> Estimate:
     hours = prices.hours_per_month
+    today = today or datetime.date.today()
     lines: list[Line] = []
-    zonal = _is_zone(sizing.cluster.location)
+    zonal = is_zone(sizing.cluster.location)
 
     fee = prices.gke.cluster_fee_per_hour * hours
     lines.append(Line("GKE cluster fee", f"{'zonal' if zonal else 'regional'} cluster", fee))
@@ -239,6 +260,17 @@ def estimate(prices: Prices, sizing: Sizing, env: str, artifact_gb: float = 50) 
             per_hour * hours * factor,
         )
     )
+    # terraform/modules/cloudsql always runs MYSQL_8_0.
+    extended = prices.cloudsql.extended_support
+    if custom and today >= extended.mysql_8_0_from:
+        lines.append(
+            Line(
+                "Cloud SQL extended support",
+                f"MySQL 8.0 since {extended.mysql_8_0_from}: {vcpus} vCPU"
+                f"{' x 2 for HA' if db.ha else ''}",
+                vcpus * extended.vcpu_per_hour * hours * factor,
+            )
+        )
     lines.append(
         Line(
             "Cloud SQL storage",
@@ -285,19 +317,39 @@ def estimate(prices: Prices, sizing: Sizing, env: str, artifact_gb: float = 50) 
         "logging beyond the free allotment, backups beyond the instance's free allowance, "
         "Terraform state and CI.",
     ]
-    if zonal:
+    credits: list[Line] = []
+    free_tier = prices.gke.free_zonal_cluster_credit_per_month
+    if zonal and sizing.cluster.gke_free_tier:
+        credits.append(
+            Line(
+                "GKE free tier",
+                "one zonal cluster per billing account (settings: cluster.gke_free_tier)",
+                -min(free_tier, fee),
+            )
+        )
+    elif zonal:
         assumptions.append(
-            f"The GKE free tier credits {prices.gke.free_zonal_cluster_credit_per_month:.2f} "
-            "a month for one zonal cluster per billing account; not subtracted here."
+            f"The GKE free tier credits {free_tier:.2f} a month for one zonal cluster per "
+            "billing account; not subtracted: cluster.gke_free_tier is false (another "
+            "cluster of the billing account takes it)."
         )
     if not sizing.ingress.domain:
         assumptions.append("No domain: no load balancer (the UI is reached by port-forward).")
+    if custom and today >= extended.mysql_8_0_from:
+        assumptions.append(
+            "Cloud SQL extended support for MySQL 8.0 is billed per vCPU hour (doubled for "
+            "HA, like the vCPU charge) until the instance moves to a version in regular "
+            "support; the rate in prices.yaml is unchecked."
+        )
     total = sum(line.monthly for line in lines)
+    rounded = [dataclasses.replace(line, monthly=round(line.monthly, 2)) for line in credits]
     return Estimate(
         environment=env,
         currency=prices.currency,
         prices_as_of=prices.as_of,
         monthly_total=round(total, 2),
+        monthly_after_credits=round(total + sum(c.monthly for c in credits), 2),
         lines=[dataclasses.replace(line, monthly=round(line.monthly, 2)) for line in lines],
+        credits=rounded,
         assumptions=assumptions,
     )

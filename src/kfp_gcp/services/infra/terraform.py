@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -94,12 +95,27 @@ def environment_dir(project: Project, env: str) -> Path:
 
 LineSink = Callable[[str], None]
 
+# Failures whose cause Terraform's message does not say, and what to do about each.
+KNOWN_FAILURES = (
+    # The gcs backend creates an empty state, under a lock, when the state object does not
+    # exist yet, even with -lock=false (internal/backend/remote-state/gcs/backend_state.go,
+    # StateMgr): an identity that may only read the bucket fails on the lock file.
+    (
+        re.compile(r'writing "gs://([^"]+)/default\.tflock" failed: googleapi: Error 403'),
+        "the state gs://{0}/default.tfstate does not exist yet, and this identity may only "
+        "read the bucket. Create it once with write access: `kfp-gcp infra bootstrap --env "
+        "ENV` ends by doing it, or run `terraform init -backend-config=backend.hcl` in "
+        "terraform/environments/ENV with your own credentials (terraform/README.md)",
+    ),
+)
+
 
 def run_terraform(
     args: list[str], cwd: Path, sink: LineSink, ok_codes: tuple[int, ...] = (0,)
 ) -> int:
     """Run terraform in `cwd`, passing each output line to `sink` as it comes."""
     argv = [*terraform_argv(), *args]
+    hint = "read terraform's message above"
     with subprocess.Popen(
         argv,
         cwd=cwd,
@@ -113,12 +129,12 @@ def run_terraform(
         assert process.stdout is not None
         for line in process.stdout:
             sink(line.rstrip("\n"))
+            for pattern, known in KNOWN_FAILURES:
+                if match := pattern.search(line):
+                    hint = known.format(*match.groups())
         code = process.wait()
     if code not in ok_codes:
-        raise RunError(
-            f"terraform {args[0]} failed in {cwd.name} (exit code {code})",
-            hint="read terraform's message above",
-        )
+        raise RunError(f"terraform {args[0]} failed in {cwd.name} (exit code {code})", hint=hint)
     return code
 
 
@@ -169,16 +185,20 @@ def plan(
     sink: LineSink,
     lock: bool = True,
     detailed_exitcode: bool = False,
+    destroy: bool = False,
 ) -> tuple[int, Path, Path]:
     """Init, plan into build/infra/<env>.tfplan, and write its JSON beside it.
 
-    With `detailed_exitcode`, returns 2 when the plan has changes (drift checks)."""
+    With `detailed_exitcode`, returns 2 when the plan has changes (drift checks). With
+    `destroy`, plans the removal of everything (the teardown runbook, terraform/README.md)."""
     folder = init(project, env, sink)
     plan_file, json_file = plan_paths(project, env)
     plan_file.parent.mkdir(parents=True, exist_ok=True)
     args = ["plan", "-input=false", "-no-color", f"-out={plan_file}", f"-lock={str(lock).lower()}"]
     if detailed_exitcode:
         args.append("-detailed-exitcode")
+    if destroy:
+        args.append("-destroy")
     code = run_terraform(args, folder, sink, ok_codes=(0, 2) if detailed_exitcode else (0,))
     lines: list[str] = []
     run_terraform(["show", "-json", str(plan_file)], folder, lines.append)

@@ -182,12 +182,71 @@ def terraform_roots(project: Project) -> list[Path]:
     )
 
 
+LOCK_FILE = ".terraform.lock.hcl"
+# What the lock files must pin: the versions the offline checks prove (versions.tf).
+LOCKED_PROVIDERS = {"hashicorp/google": (6, 50), "hashicorp/random": (3, 7)}
+
+
+def lock_file_roots(project: Project) -> list[Path]:
+    """The root modules that are initialised with a backend: they get lock files."""
+    top = project.root / "terraform"
+    return [top / "bootstrap", *sorted(p for p in (top / "environments").iterdir() if p.is_dir())]
+
+
+def lock_file_problems(project: Project) -> list[str]:
+    """Once the first real `terraform init` created and committed the lock files, every root
+    must keep one, written by a registry download (its zh: hashes) of the checked versions.
+    Before that, none exists (none can be made offline: tf-offline's stand-ins are not the
+    providers), and there is nothing to check."""
+    roots = lock_file_roots(project)
+    present = [r for r in roots if (r / LOCK_FILE).is_file()]
+    if not present:
+        return []
+    problems = [
+        f"{r.relative_to(project.root)}/{LOCK_FILE} is missing (the other roots have theirs)"
+        for r in roots
+        if r not in present
+    ]
+    for root in present:
+        where = f"{root.relative_to(project.root)}/{LOCK_FILE}"
+        text = (root / LOCK_FILE).read_text(encoding="utf-8")
+        blocks = dict(
+            re.findall(r'provider "registry\.terraform\.io/([^"]+)" \{(.*?)\n\}', text, re.S)
+        )
+        if "hashicorp/google" not in blocks:
+            problems.append(f"{where} does not lock hashicorp/google")
+        for source, body in blocks.items():
+            version = re.search(r'version\s*=\s*"((\d+)\.(\d+)\.\d+)"', body)
+            floor = LOCKED_PROVIDERS.get(source)
+            if floor and (not version or int(version[2]) != floor[0] or int(version[3]) < floor[1]):
+                problems.append(
+                    f"{where}: {source} {version[1] if version else 'without a version'} is "
+                    f"not ~> {floor[0]}.{floor[1]}, the version the offline checks prove"
+                )
+            if '"zh:' not in body:
+                problems.append(
+                    f"{where}: {source} has no zh: hashes: it was not written by an init "
+                    "that downloaded the provider from the registry (terraform/README.md)"
+                )
+    return problems
+
+
 def terraform_check(
     project: Project, sink: terraform.LineSink, tests: bool = True, checkov: bool = True
 ) -> list[str]:
-    """fmt, then init (no backend) and validate every root, its `terraform test` files, and
-    checkov. Returns what failed; every step runs even when an earlier one failed."""
+    """Lock files, fmt, then init (no backend) and validate every root, its `terraform test`
+    files, and checkov. Returns what failed; every step runs even when an earlier one
+    failed."""
     failed: list[str] = []
+    sink("::group::lock files")
+    lock_problems = lock_file_problems(project)
+    for problem in lock_problems:
+        sink(f"::error::{problem}")
+    if not any((r / LOCK_FILE).is_file() for r in lock_file_roots(project)):
+        sink("no .terraform.lock.hcl yet: the first real init creates them (terraform/README.md)")
+    sink("::endgroup::")
+    if lock_problems:
+        failed.append("lock files")
 
     def step(name: str, args: list[str], cwd: Path) -> None:
         sink(f"::group::{name}")
@@ -200,6 +259,8 @@ def terraform_check(
     for root in terraform_roots(project):
         name = str(root.relative_to(project.root))
         init = ["init", "-backend=false", "-input=false", "-no-color"]
+        if (root / LOCK_FILE).is_file():
+            init.append("-lockfile=readonly")  # a provider outside the lock fails here
         before = len(failed)
         step(f"init {name}", init, root)
         if len(failed) > before:

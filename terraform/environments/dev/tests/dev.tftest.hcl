@@ -15,6 +15,10 @@ run "apply" {
     error_message = "dev's cluster must be zonal (cheaper: one free zonal cluster per billing account)"
   }
   assert {
+    condition     = var.settings.cluster.gke_free_tier == true
+    error_message = "dev's zonal cluster is the one the GKE free tier credits (kfp-gcp infra cost subtracts it)"
+  }
+  assert {
     condition     = var.settings.cloudsql.ha == false
     error_message = "dev's database must not pay for HA"
   }

@@ -65,8 +65,8 @@ run "instance_is_private_protected_and_backed_up" {
     error_message = "binary logging (MySQL point-in-time recovery) must be on"
   }
   assert {
-    condition     = google_sql_database_instance.primary.settings[0].backup_configuration[0].backup_retention_settings[0].retained_backups == 7
-    error_message = "7 backups are kept by default"
+    condition     = google_sql_database_instance.primary.settings[0].backup_configuration[0].backup_retention_settings[0].retained_backups == 8
+    error_message = "8 backups are kept by default (more than the 7 days of binary logs, as the API requires)"
   }
   assert {
     condition     = google_sql_database_instance.primary.settings[0].backup_configuration[0].transaction_log_retention_days == 7
@@ -329,6 +329,79 @@ run "rejects_too_many_backups" {
     backup = { retained_backups = 0 }
   }
   expect_failures = [var.backup]
+}
+
+run "rejects_logs_kept_as_long_as_backups" {
+  command = plan
+  variables {
+    backup = { retained_backups = 7, transaction_log_retention_days = 7 }
+  }
+  expect_failures = [var.backup]
+}
+
+run "accepts_fewer_days_of_logs_than_backups" {
+  command = plan
+  variables {
+    backup = { retained_backups = 3, transaction_log_retention_days = 2 }
+  }
+  assert {
+    condition     = google_sql_database_instance.primary.settings[0].backup_configuration[0].transaction_log_retention_days == 2
+    error_message = "3 backups and 2 days of logs are a valid pair"
+  }
+}
+
+run "rejects_odd_custom_vcpus" {
+  command = plan
+  variables {
+    tier = "db-custom-3-11520"
+  }
+  expect_failures = [var.tier]
+}
+
+run "rejects_custom_memory_off_256" {
+  command = plan
+  variables {
+    tier = "db-custom-2-7000"
+  }
+  expect_failures = [var.tier]
+}
+
+run "rejects_too_much_memory_per_vcpu" {
+  command = plan
+  variables {
+    tier = "db-custom-1-7680"
+  }
+  expect_failures = [var.tier]
+}
+
+run "rejects_too_little_memory" {
+  command = plan
+  variables {
+    tier = "db-custom-4-3584"
+  }
+  expect_failures = [var.tier]
+}
+
+run "accepts_valid_custom_tiers" {
+  command = plan
+  variables {
+    tier = "db-custom-4-15360"
+  }
+  assert {
+    condition     = google_sql_database_instance.primary.settings[0].tier == "db-custom-4-15360"
+    error_message = "4 vCPUs with 15 GiB is a valid custom machine"
+  }
+}
+
+run "deletion_protection_can_be_lifted_for_a_teardown" {
+  command = plan
+  variables {
+    deletion_protection = false
+  }
+  assert {
+    condition     = google_sql_database_instance.primary.deletion_protection == false && google_sql_database_instance.primary.settings[0].deletion_protection_enabled == false
+    error_message = "deletion_protection = false must lift both the Terraform and the Cloud SQL protection"
+  }
 }
 
 run "rejects_long_binlog_retention" {

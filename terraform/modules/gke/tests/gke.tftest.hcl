@@ -426,6 +426,50 @@ run "apply_outputs" {
   }
 }
 
+# CI acts as the node service account through a binding on that account alone, never
+# through roles/iam.serviceAccountUser on the project.
+run "node_service_account_users" {
+  command = plan
+
+  variables {
+    node_service_account_users = ["serviceAccount:kfp-ci-apply@demo-project.iam.gserviceaccount.com"]
+  }
+
+  assert {
+    condition = (
+      length(google_service_account_iam_member.node_users) == 1 &&
+      one(values(google_service_account_iam_member.node_users)).service_account_id == google_service_account.nodes.name &&
+      one(values(google_service_account_iam_member.node_users)).role == "roles/iam.serviceAccountUser" &&
+      one(values(google_service_account_iam_member.node_users)).member == "serviceAccount:kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+    )
+    error_message = "the CI identity must be serviceAccountUser on the node service account only"
+  }
+
+  assert {
+    condition     = !contains([for m in google_project_iam_member.nodes : m.role], "roles/iam.serviceAccountUser")
+    error_message = "no project-wide serviceAccountUser"
+  }
+}
+
+run "no_node_service_account_users_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(google_service_account_iam_member.node_users) == 0
+    error_message = "nobody but the project's owners may act as the node service account unless listed"
+  }
+}
+
+run "rejects_node_user_without_member_prefix" {
+  command = plan
+
+  variables {
+    node_service_account_users = ["kfp-ci-apply@demo-project.iam.gserviceaccount.com"]
+  }
+
+  expect_failures = [var.node_service_account_users]
+}
+
 # --- validations ---
 
 run "bad_prefix" {

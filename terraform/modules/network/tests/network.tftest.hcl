@@ -96,6 +96,11 @@ run "defaults" {
   }
 
   assert {
+    condition     = google_service_networking_connection.psa.deletion_policy == "ABANDON" && google_service_networking_connection.psa.update_on_creation_fail == true
+    error_message = "destroy must forget the private services access connection (Cloud SQL holds it for days after the instance is gone), and a later create must update the connection Service Networking still knows"
+  }
+
+  assert {
     condition     = google_compute_firewall.control_plane_webhooks.source_ranges == toset(["172.16.0.0/28"])
     error_message = "only the control plane CIDR may reach the webhook ports"
   }

@@ -102,3 +102,19 @@ run "rejects_a_project_id_as_project_number" {
   }
   expect_failures = [var.settings]
 }
+
+run "rejects_free_tier_on_a_regional_cluster" {
+  command = plan
+  variables {
+    settings = {
+      environment              = "dev"
+      prefix                   = "kfptest"
+      project_id               = "acme-ml-test"
+      project_number           = "123456789012"
+      region                   = "europe-west1"
+      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      cluster                  = { location = "europe-west1", gke_free_tier = true }
+    }
+  }
+  expect_failures = [var.settings]
+}

@@ -42,9 +42,15 @@ REFRESH = f"{UPDATE_ENV}=1 uv run pytest tests/test_manifests.py -k golden"
 KUBERNETES_VERSION = "1.33.0"  # GKE's regular channel; kubernetes-validate ships 1.25-1.37
 
 VERSIONS = ["2.17.0", "2.14.4"]
-ENVS = ["dev", "prod"]
-CASES = [(env, version) for env in ENVS for version in VERSIONS]
-IDS = [f"{env}-{version}" for env, version in CASES]
+# A setup is an environment with one outputs contract; together they cover the three access
+# modes: dev port-forward, prod iap, and dev reached through the inverse proxy.
+SETUPS = {
+    "dev": ("dev", "platform-outputs.json"),
+    "prod": ("prod", "platform-outputs-prod.json"),
+    "dev-inverse-proxy": ("dev", "platform-outputs-inverse-proxy.json"),
+}
+CASES = [(setup, version) for setup in SETUPS for version in VERSIONS]
+IDS = [f"{setup}-{version}" for setup, version in CASES]
 
 # Registries and pod-spec kinds.
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
@@ -78,16 +84,22 @@ def load_all(text: str) -> list[Any]:
     return [doc for doc in yaml.load_all(text, Loader=LOADER) if doc]
 
 
+def outputs_of(setup: str) -> PlatformOutputs:
+    """A setup's contract fixture (docs/infra-outputs.md)."""
+    return parse_outputs((FIXTURES / SETUPS[setup][1]).read_text(), SETUPS[setup][1])
+
+
 def dev_outputs() -> PlatformOutputs:
     """The documented contract fixture: dev in no-domain mode (ingress fields empty)."""
-    return parse_outputs((FIXTURES / "platform-outputs.json").read_text(), "fixture")
+    return outputs_of("dev")
 
 
 def prod_outputs() -> PlatformOutputs:
-    return parse_outputs((FIXTURES / "platform-outputs-prod.json").read_text(), "prod fixture")
+    return outputs_of("prod")
 
 
-OUTPUTS = {"dev": dev_outputs, "prod": prod_outputs}
+def access_of(setup: str) -> str:
+    return outputs_of(setup).access
 
 
 def require_upstream() -> None:
@@ -99,21 +111,31 @@ def require_upstream() -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A throwaway repository holding a copy of manifests/ (builds go to its build/)."""
+def throwaway_project(root: Path) -> Project:
+    """A repository holding a copy of manifests/ (builds go to its build/)."""
     require_upstream()
-    root = tmp_path_factory.mktemp("repo")
     shutil.copytree(REPO / "manifests", root / "manifests")
     return Project(root)
 
 
 @pytest.fixture(scope="module")
-def render(project: Project) -> Any:
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return throwaway_project(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="module")
+def render(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Renders each (setup, version) once, each setup in its own repository copy (a build
+    folder is per environment and version)."""
+    projects: dict[str, Project] = {}
+
     @cache
-    def get(env: str, version: str) -> compose.Rendered:
+    def get(setup: str, version: str) -> compose.Rendered:
+        if setup not in projects:
+            projects[setup] = throwaway_project(tmp_path_factory.mktemp(setup))
+        env = SETUPS[setup][0]
         return compose.render(
-            project, env, version=version, upstream_dir=UPSTREAM, outputs=OUTPUTS[env]()
+            projects[setup], env, version=version, upstream_dir=UPSTREAM, outputs=outputs_of(setup)
         )
 
     return get
@@ -121,8 +143,8 @@ def render(project: Project) -> Any:
 
 @pytest.fixture(params=CASES, ids=IDS)
 def case(request: pytest.FixtureRequest, render: Any) -> tuple[str, str, compose.Rendered]:
-    env, version = request.param
-    return env, version, render(env, version)
+    setup, version = request.param
+    return setup, version, render(setup, version)
 
 
 # Helpers on rendered objects.
@@ -201,13 +223,14 @@ def image_values(obj: dict[str, Any]) -> list[str]:
 
 
 def test_each_environment_and_version_renders(case):
-    _env, _version, rendered = case
+    setup, _version, rendered = case
     kinds = rendered.counts()
     assert rendered.cluster_objects[0]["kind"] == "Namespace"
     assert {
         o["metadata"]["name"] for o in rendered.cluster_objects if o["kind"] == "Namespace"
     } == {"kubeflow"}
-    assert kinds["Deployment"]["namespaced"] == 13  # upstream's 12 + the Cloud SQL proxy
+    # upstream's 12 + the Cloud SQL proxy (+ the inverse proxy agent)
+    assert kinds["Deployment"]["namespaced"] == 13 + (access_of(setup) == "inverse-proxy")
     assert kinds["CustomResourceDefinition"]["cluster-scoped"] == 10
     # Every namespaced object is in kubeflow; in the cluster-scoped bundle, only upstream's
     # cache deployer ServiceAccount has a namespace (it rides with its ClusterRoleBinding).
@@ -234,9 +257,9 @@ def test_rendering_is_deterministic(project, render):
 
 
 def test_the_contract_values_reach_the_objects_not_git(case):
-    env, _, rendered = case
-    outputs = OUTPUTS[env]()
-    env_file = (rendered.work_dir / "overlays" / env / "platform.env").read_text()
+    setup, _, rendered = case
+    outputs = outputs_of(setup)
+    env_file = (rendered.work_dir / "overlays" / rendered.env / "platform.env").read_text()
     assert f"pipeline_root={outputs.pipeline_root}\n" in env_file
     # The ConfigMap that carries them is local-config: never deployed.
     assert not [o for o in rendered.objects if o["metadata"]["name"] == "kfp-gcp-platform"]
@@ -246,7 +269,13 @@ def test_the_contract_values_reach_the_objects_not_git(case):
         outputs.cloudsql_connection_name,
         outputs.project_id,
         outputs.service_accounts.ui,
-        *[v for v in (outputs.domain, outputs.static_ip_name) if v],
+        outputs.service_accounts.viewer,
+        outputs.control_plane_cidr,
+        *[
+            v
+            for v in (outputs.domain, outputs.static_ip_name, outputs.service_accounts.inverse_proxy)
+            if v
+        ],
     ):
         assert value in rendered.text
         assert value not in committed
@@ -319,7 +348,7 @@ def upstream_baseline(rendered: compose.Rendered) -> list[dict[str, Any]]:
     ]
 
 
-def snapshot(env: str, rendered: compose.Rendered) -> str:
+def snapshot(setup: str, rendered: compose.Rendered) -> str:
     base = {_key(o): o for o in upstream_baseline(rendered)}
     entries = []
     for obj in rendered.objects:
@@ -344,8 +373,8 @@ def snapshot(env: str, rendered: compose.Rendered) -> str:
         if (k, ns, n) not in rendered_keys
     ]
     header = (
-        f"# Golden snapshot of `kfp-gcp manifests render --env {env} --version "
-        f"{rendered.version}` (tests/test_manifests.py).\n"
+        f"# Golden snapshot of `kfp-gcp manifests render --env {rendered.env} --version "
+        f"{rendered.version}` with access {access_of(setup)} (tests/test_manifests.py).\n"
         "# Objects kfp-gcp adds are in full; upstream objects are a digest of the rendered\n"
         "# object plus the fields kfp-gcp changes (no upstream file is committed).\n"
         f"# Review a change, then refresh with: {REFRESH}\n"
@@ -354,10 +383,10 @@ def snapshot(env: str, rendered: compose.Rendered) -> str:
     return header + yaml.safe_dump(body, sort_keys=False, width=100)
 
 
-@pytest.mark.parametrize(("env", "version"), CASES, ids=IDS)
-def test_golden_snapshot(render, env, version):
-    text = snapshot(env, render(env, version))
-    path = GOLDEN / f"{env}-{version}.yaml"
+@pytest.mark.parametrize(("setup", "version"), CASES, ids=IDS)
+def test_golden_snapshot(render, setup, version):
+    text = snapshot(setup, render(setup, version))
+    path = GOLDEN / f"{setup}-{version}.yaml"
     if os.environ.get(UPDATE_ENV) == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -378,7 +407,7 @@ def test_golden_snapshot(render, env, version):
         if len(diff) > 6000:
             diff = diff[:6000] + "\n... (diff truncated)\n"
         pytest.fail(
-            f"the {env}-{version} render changed (unreviewed?):\n{diff}\n"
+            f"the {setup}-{version} render changed (unreviewed?):\n{diff}\n"
             f"If the change is intended, refresh the snapshots with: {REFRESH}",
             pytrace=False,
         )
@@ -425,7 +454,7 @@ def test_built_in_kinds_pass_kubernetes_validate_strict(case):
 
 
 def test_only_known_custom_kinds_are_rendered(case):
-    env, _, rendered = case
+    setup, _, rendered = case
     custom = {
         o["kind"]
         for o in rendered.objects
@@ -433,7 +462,9 @@ def test_only_known_custom_kinds_are_rendered(case):
     }
     # No Argo or KFP custom resources: only their CRDs. GKE's ingress kinds in prod.
     assert custom == (
-        {"ManagedCertificate", "BackendConfig", "FrontendConfig"} if env == "prod" else set()
+        {"ManagedCertificate", "BackendConfig", "FrontendConfig"}
+        if access_of(setup) == "iap"
+        else set()
     )
 
 
@@ -513,12 +544,15 @@ def test_no_volumes_or_in_cluster_stores(case):
     assert not names & {"mysql-pv-claim", "minio", "minio-service", "seaweedfs", "mysql-secret"}
 
 
-def test_no_inverse_proxy_application_controller_or_env_gcp(case):
-    _, _, rendered = case
+def test_no_application_controller_or_env_gcp_and_the_proxy_only_when_chosen(case):
+    setup, _, rendered = case
     text = rendered.text
+    proxy_words = ("proxy-agent", "inverse-proxy")
+    if access_of(setup) == "inverse-proxy":
+        assert all(word in text for word in proxy_words)
+    else:
+        assert not [word for word in proxy_words if word in text]
     for word in (
-        "proxy-agent",
-        "inverse-proxy",
         "application-controller",
         "application-crd-controller",
         "gce-proxy",
@@ -529,7 +563,7 @@ def test_no_inverse_proxy_application_controller_or_env_gcp(case):
 
 
 def test_no_secret_is_rendered_and_the_referenced_ones_are_documented(case):
-    env, _, rendered = case
+    setup, _, rendered = case
     assert "Secret" not in {o["kind"] for o in rendered.objects}
     referenced = set()
     for obj in rendered.objects:
@@ -546,7 +580,8 @@ def test_no_secret_is_rendered_and_the_referenced_ones_are_documented(case):
                 referenced.add(volume["secret"]["secretName"])
         if obj["kind"] == "BackendConfig":
             referenced.add(obj["spec"]["iap"]["oauthclientCredentials"]["secretName"])
-    assert referenced == SECRETS | RUNTIME_SECRETS | ({IAP_SECRET} if env == "prod" else set())
+    iap = {IAP_SECRET} if access_of(setup) == "iap" else set()
+    assert referenced == SECRETS | RUNTIME_SECRETS | iap
     docs = DOCS.read_text()
     for name in referenced - RUNTIME_SECRETS:
         assert f"`{name}`" in docs
@@ -567,8 +602,8 @@ def test_every_image_has_an_explicit_tag(case):
 
 
 def test_launcher_and_install_config_use_the_contracts_gcs_root(case):
-    env, _, rendered = case
-    outputs = OUTPUTS[env]()
+    setup, _, rendered = case
+    outputs = outputs_of(setup)
     launcher = find(rendered, "ConfigMap", "kfp-launcher")["data"]
     assert launcher["defaultPipelineRoot"] == outputs.pipeline_root
     assert launcher["defaultPipelineRoot"].startswith(f"gs://{outputs.artifact_bucket}/")
@@ -578,12 +613,12 @@ def test_launcher_and_install_config_use_the_contracts_gcs_root(case):
 
 
 def test_argo_repository_is_gcs_without_a_key_secret(case):
-    env, _, rendered = case
+    setup, _, rendered = case
     data = find(rendered, "ConfigMap", "workflow-controller-configmap")["data"]
     repository = load(data["artifactRepository"])
     assert set(repository) == {"archiveLogs", "gcs"}
     assert repository["archiveLogs"] is False
-    assert repository["gcs"]["bucket"] == OUTPUTS[env]().artifact_bucket
+    assert repository["gcs"]["bucket"] == outputs_of(setup).artifact_bucket
     assert "serviceAccountKeySecret" not in repository["gcs"]
     assert repository["gcs"]["keyFormat"].startswith("private-artifacts/{{workflow.namespace}}/")
     assert "$(" not in json.dumps(data)  # no unresolved upstream var/replacement
@@ -605,19 +640,24 @@ def test_api_server_reads_gcs_through_its_s3_api(case):
     assert env["OBJECTSTORECONFIG_ACCESSKEY"]["secretKeyRef"]["name"] == "mlpipeline-minio-artifact"
 
 
-def test_workload_identity_annotations_are_exactly_the_three_ksas(case):
-    env, _, rendered = case
-    accounts = OUTPUTS[env]().service_accounts
+def test_workload_identity_annotations_are_exactly_the_bound_ksas(case):
+    setup, _, rendered = case
+    accounts = outputs_of(setup).service_accounts
     annotated = {
         o["metadata"]["name"]: o["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
         for o in rendered.objects
         if "iam.gke.io/gcp-service-account" in o["metadata"].get("annotations", {})
     }
+    proxy = {"proxy-agent-runner": accounts.inverse_proxy} if accounts.inverse_proxy else {}
     assert annotated == {
         "pipeline-runner": accounts.pipeline_runner,
         "ml-pipeline-ui": accounts.ui,
+        "kubeflow-pipelines-viewer": accounts.viewer,
         "cloudsql-proxy": accounts.cloudsql_proxy,
+        **proxy,
     }
+    # No pod runs as the object store account: only its HMAC key uses it.
+    assert accounts.object_store not in rendered.text
     assert {
         o["kind"]
         for o in rendered.objects
@@ -636,8 +676,8 @@ def test_workload_identity_annotations_are_exactly_the_three_ksas(case):
 
 
 def test_database_goes_through_the_cloud_sql_proxy(case):
-    env, version, rendered = case
-    outputs = OUTPUTS[env]()
+    setup, version, rendered = case
+    outputs = outputs_of(setup)
     proxy = find(rendered, "Deployment", "cloudsql-proxy")
     [container] = containers(proxy)
     assert container["image"].startswith("gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.")
@@ -731,7 +771,7 @@ def test_only_the_database_clients_reach_the_proxy(case):
 
 
 def test_the_ui_is_reachable_only_from_the_cluster_and_the_load_balancer(case):
-    env, _, rendered = case
+    setup, _, rendered = case
     ui = find(rendered, "Deployment", "ml-pipeline-ui")
     policies = [
         o
@@ -747,7 +787,8 @@ def test_the_ui_is_reachable_only_from_the_cluster_and_the_load_balancer(case):
     }
     assert ports == {(3000, "TCP")}
     cidrs = {p["ipBlock"]["cidr"] for p in peers if "ipBlock" in p}
-    assert cidrs == ({"130.211.0.0/22", "35.191.0.0/16"} if env == "prod" else set())
+    lb = {"130.211.0.0/22", "35.191.0.0/16"}
+    assert cidrs == (lb if access_of(setup) == "iap" else set())
     assert {"namespaceSelector": {}, "podSelector": {}} in peers
 
 
@@ -792,9 +833,11 @@ def test_prod_exposes_the_ui_through_iap(render):
         ) == {"default": "kfp-ui"}
 
 
-def test_dev_has_no_ingress(render):
-    for version in VERSIONS:
-        rendered = render("dev", version)
+def test_only_iap_has_an_ingress(render):
+    for setup, version in CASES:
+        if access_of(setup) == "iap":
+            continue
+        rendered = render(setup, version)
         kinds = {o["kind"] for o in rendered.objects}
         assert not kinds & {"Ingress", "BackendConfig", "FrontendConfig", "ManagedCertificate"}
         annotations = find(rendered, "Service", "ml-pipeline-ui")["metadata"].get("annotations", {})
@@ -804,17 +847,35 @@ def test_dev_has_no_ingress(render):
 # The contract and the overlay must agree.
 
 
-def test_a_domain_without_iap_ingress_is_refused(project):
+def test_a_domain_without_access_iap_is_refused(project):
     fixture = dev_outputs().model_copy(update={"domain": "kfp.dev.example.com"})
-    with pytest.raises(ConfigError, match="does not expose the UI") as info:
+    with pytest.raises(ConfigError, match="has domain 'kfp.dev.example.com' but access") as info:
         compose.render(project, "dev", upstream_dir=UPSTREAM, outputs=fixture)
-    assert "iap-ingress" in (info.value.hint or "")
+    assert 'access "iap"' in (info.value.hint or "")
 
 
-def test_iap_ingress_without_a_domain_is_refused(project):
+def test_access_iap_without_a_domain_is_refused(project):
     no_domain = prod_outputs().model_copy(update={"domain": "", "static_ip_name": ""})
-    with pytest.raises(ConfigError, match="no-domain mode"):
+    with pytest.raises(ConfigError, match="says access iap but has no domain"):
         compose.render(project, "prod", upstream_dir=UPSTREAM, outputs=no_domain)
+
+
+def test_the_inverse_proxy_needs_its_service_account(project):
+    fixture = outputs_of("dev-inverse-proxy")
+    missing = fixture.model_copy(
+        update={"service_accounts": fixture.service_accounts.model_copy(update={"inverse_proxy": ""})}
+    )
+    with pytest.raises(ConfigError, match="has no inverse proxy service account"):
+        compose.render(project, "dev", upstream_dir=UPSTREAM, outputs=missing)
+
+
+def test_an_overlay_without_the_access_link_is_refused(tmp_path):
+    project = throwaway_project(tmp_path)
+    overlay = project.root / "manifests" / "overlays" / "dev" / "kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("- ../../access\n", ""))
+    with pytest.raises(ConfigError, match=r"does not list \.\./\.\./access") as info:
+        compose.render(project, "dev", upstream_dir=UPSTREAM, outputs=dev_outputs())
+    assert "kustomization.yaml" in (info.value.hint or "")
 
 
 def test_another_environments_contract_is_refused(project):
@@ -942,15 +1003,17 @@ def test_our_kustomizations_use_only_modern_fields():
             assert "://" not in entry, f"remote base in {path}"
 
 
-def test_every_component_is_used_by_an_overlay_or_is_a_version():
+def test_every_component_is_used_by_an_overlay_or_is_a_version_or_an_access_mode():
     components = {p.name for p in (REPO / "manifests" / "components").iterdir() if p.is_dir()}
     used = set()
     for overlay in (REPO / "manifests" / "overlays").iterdir():
         data = load((overlay / "kustomization.yaml").read_text())
         used |= {Path(c).name for c in data["components"]}
-        assert data["components"][0] == "../../version"
+        # access first: the version component's image tags must reach the agent too.
+        assert data["components"][:2] == ["../../access", "../../version"]
     versions = {f"kfp-{v.rsplit('.', 1)[0]}" for v in VERSIONS}
-    assert components == (used - {"version"}) | versions
+    access = {Path(c).name for c in compose.ACCESS_COMPONENTS.values()}
+    assert components == (used - {"version", "access"}) | versions | access
 
 
 # checkov. Failures on objects kfp-gcp writes must be zero (fixed, or skipped with a reason
@@ -964,10 +1027,10 @@ def checkov_results(render, tmp_path_factory) -> dict[tuple[str, str], dict[str,
     checkov = Path(sys.executable).parent / "checkov"
     assert checkov.is_file(), "checkov is not installed (uv sync installs the dev group)"
     running = {}
-    for env, version in CASES:
-        path = folder / f"{env}-{version}.yaml"
-        path.write_text(render(env, version).text)
-        running[(env, version)] = subprocess.Popen(
+    for setup, version in CASES:
+        path = folder / f"{setup}-{version}.yaml"
+        path.write_text(render(setup, version).text)
+        running[(setup, version)] = subprocess.Popen(
             [
                 str(checkov),
                 "-f",
@@ -1007,17 +1070,19 @@ def _ours(rendered: compose.Rendered) -> set[str]:
 
 def recorded_checkov() -> dict[tuple[str, str], tuple[int, int]]:
     rows = re.findall(
-        r"^\| (dev|prod), (\d+\.\d+\.\d+) \| (\d+) \| (\d+) \|", DOCS.read_text(), re.M
+        r"^\| (dev|prod|dev-inverse-proxy), (\d+\.\d+\.\d+) \| (\d+) \| (\d+) \|",
+        DOCS.read_text(),
+        re.M,
     )
-    return {(env, version): (int(ours), int(theirs)) for env, version, ours, theirs in rows}
+    return {(setup, version): (int(ours), int(theirs)) for setup, version, ours, theirs in rows}
 
 
 def test_checkov_finds_nothing_on_our_objects_and_no_more_on_upstreams(render, checkov_results):
     recorded = recorded_checkov()
     assert set(recorded) == set(CASES), "docs/manifests.md must record checkov for every render"
     measured = {}
-    for (env, version), result in checkov_results.items():
-        ours = _ours(render(env, version))
+    for (setup, version), result in checkov_results.items():
+        ours = _ours(render(setup, version))
         failed = result["results"]["failed_checks"]
         # A Deployment's pod template is reported as Pod.<ns>.<deployment>.<labels>.
         mine = [
@@ -1030,7 +1095,7 @@ def test_checkov_finds_nothing_on_our_objects_and_no_more_on_upstreams(render, c
                 if o.startswith("Deployment.")
             )
         ]
-        measured[(env, version)] = (len(mine), len(failed) - len(mine))
+        measured[(setup, version)] = (len(mine), len(failed) - len(mine))
         assert not mine, [(f["resource"], f["check_id"], f["check_name"]) for f in mine]
         skipped = {(s["resource"], s["check_id"]) for s in result["results"]["skipped_checks"]}
         assert ("Deployment.kubeflow.cloudsql-proxy", "CKV_K8S_43") in skipped

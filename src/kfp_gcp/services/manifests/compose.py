@@ -284,9 +284,7 @@ def _load(text: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.load_all(text, Loader=loader) if doc]
 
 
-def _make_work_dir(
-    project: Project, work: Path, prepared: Path, version: str, access: str
-) -> None:
+def _make_work_dir(project: Project, work: Path, prepared: Path, version: str, access: str) -> None:
     source = project.root / MANIFESTS
 
     def ignore(folder: str, names: list[str]) -> list[str]:

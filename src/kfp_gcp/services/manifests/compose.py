@@ -355,6 +355,22 @@ def render(
     return rendered
 
 
+def upstream_objects(rendered: Rendered) -> list[dict[str, Any]]:
+    """The same release composed with none of our components: `kfp/` and the upstream
+    entries of `cluster-scoped/`, built in the render's work folder."""
+    import yaml
+
+    work = rendered.work_dir
+    spec = yaml.safe_load((work / "cluster-scoped" / "kustomization.yaml").read_text())
+    baseline = work / "upstream-cluster-scoped"
+    baseline.mkdir(exist_ok=True)
+    resources = [r for r in spec["resources"] if str(r).startswith("../upstream/")]
+    (baseline / "kustomization.yaml").write_text(
+        yaml.safe_dump({"namespace": spec["namespace"], "resources": resources})
+    )
+    return _load(kustomize(baseline)) + _load(kustomize(work / "kfp"))
+
+
 @dataclasses.dataclass(frozen=True)
 class ObjectDiff:
     added: list[str]

@@ -1224,7 +1224,7 @@ def test_run_logs_outlive_the_pods_through_executor_logs(case):
     # Workflow TTL: upstream's, as documented.
     ttl = _argo_defaults(rendered).get("spec", {}).get("ttlStrategy")
     documented = re.search(
-        r"Argo deletes finished workflows after (\d+) s at 2\.17\.0", DOCS.read_text()
+        r"Argo deletes finished workflows after (\d+) s\s+at 2\.17\.0", DOCS.read_text()
     )
     assert documented, "docs/manifests.md must state the workflow TTL"
     if version == "2.17.0":
@@ -1266,7 +1266,9 @@ def test_the_inverse_proxy_agent_runs_as_its_own_identity_with_least_rights(rend
         }
     ]
     binding = find(rendered, "RoleBinding", "proxy-agent-runner")
-    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "proxy-agent-runner"}]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "proxy-agent-runner", "namespace": "kubeflow"}
+    ]
     config = find(rendered, "ConfigMap", "inverse-proxy-config")
     assert "data" not in config  # the agent owns its keys; apply never resets them
     policy = find(rendered, "NetworkPolicy", "proxy-agent")

@@ -550,6 +550,7 @@ def test_no_volumes_or_in_cluster_stores(case):
     assert not names & {"mysql-pv-claim", "minio", "minio-service", "seaweedfs", "mysql-secret"}
 
 
+@pytest.mark.slow
 def test_no_application_controller_or_env_gcp_and_the_proxy_only_when_chosen(case):
     setup, _, rendered = case
     text = rendered.text
@@ -1000,6 +1001,7 @@ def _server_labels(rendered: compose.Rendered, server: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("source", "server", "port", "verdict", "modes"), TRUST_PATHS, ids=TRUST_IDS
 )
+@pytest.mark.slow
 def test_trust_model_path(render, source, server, port, verdict, modes):
     checked = 0
     for setup, version in CASES:
@@ -1012,6 +1014,7 @@ def test_trust_model_path(render, source, server, port, verdict, modes):
     assert checked >= 2
 
 
+@pytest.mark.slow
 def test_the_evaluator_follows_networkpolicy_semantics(render):
     rendered = render("dev", "2.17.0")
     # A pod no policy selects admits everything (the Argo controller's metrics port).
@@ -1031,6 +1034,7 @@ def test_the_evaluator_follows_networkpolicy_semantics(render):
     )
 
 
+@pytest.mark.slow
 def test_every_server_of_the_trust_model_is_covered_and_documented(case):
     setup, _, rendered = case
     # Every Deployment with a container port that a NetworkPolicy selects is in SERVERS,
@@ -1063,6 +1067,7 @@ def test_every_server_of_the_trust_model_is_covered_and_documented(case):
         assert server in table, server
 
 
+@pytest.mark.slow
 def test_the_cache_webhook_admits_the_contracts_control_plane(case):
     setup, _, rendered = case
     policy = find(rendered, "NetworkPolicy", "cache-server")
@@ -1113,6 +1118,7 @@ def _grants(rendered: compose.Rendered, account: str, group: str, resource: str,
     return found
 
 
+@pytest.mark.slow
 def test_pipeline_steps_cannot_read_secrets_and_keep_everything_else(case):
     _, _, rendered = case
     for verb in ("get", "list", "watch"):
@@ -1139,6 +1145,7 @@ def test_pipeline_steps_cannot_read_secrets_and_keep_everything_else(case):
     assert set(find(rendered, "ConfigMap", "kfp-launcher")["data"]) == {"defaultPipelineRoot"}
 
 
+@pytest.mark.slow
 def test_kfp_kubernetes_secrets_are_pod_spec_references_not_reads():
     """use_secret_as_env / use_secret_as_volume compile to names in the pipeline's platform
     spec; upstream's driver (backend/src/v2/driver/k8s.go) turns them into secretKeyRef and
@@ -1180,6 +1187,7 @@ def test_kfp_kubernetes_secrets_are_pod_spec_references_not_reads():
 # Upstream defaults that surprise (docs/manifests.md, "The MLflow plugin", "Run logs").
 
 
+@pytest.mark.slow
 def test_the_mlflow_plugin_cannot_reach_out(case):
     _, version, rendered = case
     api = find(rendered, "Deployment", "ml-pipeline")
@@ -1203,6 +1211,7 @@ def _argo_defaults(rendered: compose.Rendered) -> dict[str, Any]:
     return load(data["workflowDefaults"]) if "workflowDefaults" in data else {}
 
 
+@pytest.mark.slow
 def test_run_logs_outlive_the_pods_through_executor_logs(case):
     _, version, rendered = case
     api = next(
@@ -1240,6 +1249,7 @@ def test_run_logs_outlive_the_pods_through_executor_logs(case):
 # The inverse proxy (docs/manifests.md, "Reaching the UI").
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", VERSIONS)
 def test_the_inverse_proxy_agent_runs_as_its_own_identity_with_least_rights(render, version):
     rendered = render("dev-inverse-proxy", version)
@@ -1318,6 +1328,7 @@ def test_prod_exposes_the_ui_through_iap(render):
         ) == {"default": "kfp-ui"}
 
 
+@pytest.mark.slow
 def test_only_iap_has_an_ingress(render):
     for setup, version in CASES:
         if access_of(setup) == "iap":

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from kfp_gcp.errors import ConfigError, RunError
-from kfp_gcp.services.cluster import deploy
+from kfp_gcp.services.cluster import database, deploy
 from kfp_gcp.services.cluster.access import SecretManager, unavailable, wait_for_deployments
 from kfp_gcp.services.infra.terraform import parse_outputs
 from tests.conftest import REPO
@@ -38,6 +38,12 @@ if args[:2] == ["get", "deployments"]:
     print(open(os.environ["FAKE_DEPLOYMENTS"]).read())
 elif args[:2] == ["get", "secrets"]:
     print(os.environ.get("FAKE_EXISTING_SECRETS", ""))
+elif args[:2] == ["get", "configmap"]:
+    answer = os.environ.get("FAKE_CONFIGMAP", "")
+    if not answer:
+        sys.stderr.write('Error from server (NotFound): configmaps "%s" not found\\n' % args[2])
+        sys.exit(1)
+    print(open(answer).read())
 elif args[0] == "port-forward":
     print("Forwarding from 127.0.0.1:8080 -> 3000")
 elif args[0] == "diff":
@@ -61,7 +67,11 @@ metadata: {name: ml-pipeline, namespace: kubeflow}
 ---
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: cloudsql-proxy, namespace: kubeflow}
+metadata: {name: cloudsql-proxy, namespace: kubeflow, labels: {app: cloudsql-proxy}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: mysql, namespace: kubeflow, labels: {app: cloudsql-proxy}}
 """
 WITH_IAP = (
     NAMESPACED
@@ -128,9 +138,40 @@ class FakeSecretManager:
 
 SECRETS = {OUTPUTS.cloudsql_password_secret: "s3cr3t-db-password"}
 
+# Recorded answers of SHOW CREATE USER CURRENT_USER(), in the shape MySQL 8.0 prints them
+# (MySQL 8.0 reference manual, "SHOW CREATE USER Statement": account in backticks, the
+# plugin in single quotes, then the hash and the account options).
+NATIVE_USER = (
+    "CREATE USER `kfp`@`%` IDENTIFIED WITH 'mysql_native_password' AS "
+    "'*2470C0C06DEE42FD1618BB99005ADCA2EC9D1E19' REQUIRE NONE PASSWORD EXPIRE DEFAULT "
+    "ACCOUNT UNLOCK PASSWORD HISTORY DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD "
+    "REQUIRE CURRENT DEFAULT"
+)
+SHA2_USER = (
+    "CREATE USER `kfp`@`%` IDENTIFIED WITH 'caching_sha2_password' AS "
+    "'$A$005$W1sB3!l<#]Y%5Ohd5u4IqEvo3DP9M8AbE1VH0iNQz.yTmY2lO4xhtzHy4' REQUIRE NONE "
+    "PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK PASSWORD HISTORY DEFAULT PASSWORD REUSE "
+    "INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT"
+)
 
-def test_apply_goes_cluster_scoped_then_secrets_then_the_rest_then_waits(fakes):
+
+class RecordedDatabase:
+    """The database seam: answers SHOW CREATE USER with a recorded statement."""
+
+    def __init__(self, statement=NATIVE_USER):
+        self.statement = statement
+        self.calls = []
+
+    def __call__(self, port, user, password):
+        self.calls.append((port, user, password))
+        return self.statement
+
+
+def test_apply_goes_cluster_scoped_then_secrets_then_the_proxy_and_a_login_check_then_the_rest(
+    fakes,
+):
     steps, progress = [], []
+    database = RecordedDatabase()
     report = deploy.apply(
         OUTPUTS,
         "2.17.0",
@@ -139,6 +180,7 @@ def test_apply_goes_cluster_scoped_then_secrets_then_the_rest_then_waits(fakes):
         steps.append,
         lambda done, total: progress.append((done, total)),
         manager=FakeSecretManager(SECRETS),
+        database_query=database,
     )
     calls = fakes()
     gcloud = calls[0]
@@ -151,7 +193,17 @@ def test_apply_goes_cluster_scoped_then_secrets_then_the_rest_then_waits(fakes):
     assert {c["kubeconfig"] for c in calls} == {gcloud["kubeconfig"]}
     assert not gcloud["kubeconfig"].endswith("my-own-kubeconfig")
     order = [c["args"][0] + ("" if c["args"][0] != "get" else " " + c["args"][1]) for c in kube]
-    assert order == ["get secrets", "apply", "wait", "apply", "apply", "get deployments"]
+    assert order == [
+        "get secrets",
+        "apply",  # cluster-scoped
+        "wait",
+        "apply",  # Secrets
+        "apply",  # the Cloud SQL proxy alone
+        "get deployments",
+        "port-forward",  # the login check through the proxy
+        "apply",  # everything
+        "get deployments",
+    ]
     assert kube[1]["stdin"] == CLUSTER_SCOPED
     assert "--server-side" in kube[1]["args"]
     assert kube[2]["args"][-1] == "crd/workflows.argoproj.io"
@@ -161,7 +213,21 @@ def test_apply_goes_cluster_scoped_then_secrets_then_the_rest_then_waits(fakes):
     mysql = by_name["mysql-secret"]["data"]
     assert base64.b64decode(mysql["password"]).decode() == "s3cr3t-db-password"
     assert base64.b64decode(mysql["username"]).decode() == OUTPUTS.cloudsql_user
-    assert kube[4]["stdin"] == NAMESPACED
+    proxy = list(yaml.safe_load_all(kube[4]["stdin"]))
+    assert [(d["kind"], d["metadata"]["name"]) for d in proxy] == [
+        ("Deployment", "cloudsql-proxy"),
+        ("Service", "mysql"),
+    ]
+    assert kube[6]["args"][kube[6]["args"].index("-n") + 1 :][:3] == [
+        "kubeflow",
+        "svc/mysql",
+        ":3306",
+    ]
+    # The check logged in as the contract's user with the password from Secret Manager,
+    # on the port kubectl reported.
+    assert database.calls == [(8080, OUTPUTS.cloudsql_user, "s3cr3t-db-password")]
+    assert report.database_user == "'kfp'@'%'"
+    assert kube[7]["stdin"] == NAMESPACED
     # The secret value went through stdin only.
     assert not any("s3cr3t" in " ".join(c["args"]) for c in calls)
     assert report.deployments == ["cloudsql-proxy", "ml-pipeline"]
@@ -178,6 +244,7 @@ def test_apply_keeps_an_existing_object_store_secret(fakes, monkeypatch):
         print,
         lambda *_: None,
         manager=FakeSecretManager(SECRETS),
+        database_query=RecordedDatabase(),
     )
     assert report.secrets == ["mysql-secret"]
 
@@ -193,7 +260,14 @@ def test_iap_secret_is_named_by_the_rendered_backend_config(fakes):
         {**SECRETS, "projects/p/secrets/id": "client-123", "projects/p/secrets/secret": "shh"}
     )
     report = deploy.apply(
-        prod, "2.17.0", CLUSTER_SCOPED, WITH_IAP, print, lambda *_: None, manager=manager
+        prod,
+        "2.17.0",
+        CLUSTER_SCOPED,
+        WITH_IAP,
+        print,
+        lambda *_: None,
+        manager=manager,
+        database_query=RecordedDatabase(),
     )
     assert "kfp-iap-oauth" in report.secrets
     secret_apply = [c for c in fakes() if c["tool"] == "kubectl" and c["args"][0] == "apply"][1]
@@ -211,6 +285,7 @@ def test_a_missing_secret_stops_apply_before_anything_is_written(fakes):
             print,
             lambda *_: None,
             manager=FakeSecretManager({}),
+            database_query=RecordedDatabase(),
         )
     assert not [c for c in fakes() if c["args"][0] == "apply"]
 
@@ -225,8 +300,13 @@ def test_kfp_2_14_needs_hmac_keys_and_says_how_to_give_them(fakes):
             print,
             lambda *_: None,
             manager=FakeSecretManager(SECRETS),
+            database_query=RecordedDatabase(),
         )
-    assert "--object-store-secret" in (error.value.hint or "")
+    hint = error.value.hint or ""
+    assert "--object-store-secret" in hint
+    # The key belongs to the read-only account Terraform made for it (not a pod's).
+    assert f"gcloud storage hmac create {OUTPUTS.service_accounts.object_store}" in hint
+    assert OUTPUTS.service_accounts.pipeline_runner not in hint
     assert not [c for c in fakes() if c["args"][0] == "apply"]
     keys = {"projects/p/secrets/hmac": json.dumps({"accesskey": "GOOG1E", "secretkey": "k"})}
     report = deploy.apply(
@@ -238,8 +318,57 @@ def test_kfp_2_14_needs_hmac_keys_and_says_how_to_give_them(fakes):
         lambda *_: None,
         manager=FakeSecretManager({**SECRETS, **keys}),
         object_store_secret="projects/p/secrets/hmac",
+        database_query=RecordedDatabase(),
     )
     assert "mlpipeline-minio-artifact" in report.secrets
+
+
+def test_a_user_ml_metadata_cannot_log_in_as_stops_apply_with_the_fix(fakes):
+    with pytest.raises(ConfigError) as error:
+        deploy.apply(
+            OUTPUTS,
+            "2.17.0",
+            CLUSTER_SCOPED,
+            NAMESPACED,
+            print,
+            lambda *_: None,
+            manager=FakeSecretManager(SECRETS),
+            database_query=RecordedDatabase(SHA2_USER),
+        )
+    assert "authenticates with caching_sha2_password" in error.value.message
+    assert (
+        "ALTER USER 'kfp'@'%' IDENTIFIED WITH mysql_native_password BY "
+        f"'<the password in {OUTPUTS.cloudsql_password_secret}>'" in (error.value.hint or "")
+    )
+    assert "s3cr3t" not in error.value.message + (error.value.hint or "")
+    # Only the proxy was applied: KFP's own Deployments were not started on a user they
+    # cannot use.
+    applied = [c["stdin"] for c in fakes() if c["args"][0] == "apply"]
+    assert len(applied) == 3
+    assert "ml-pipeline" not in applied[-1]
+
+
+@pytest.mark.parametrize(
+    ("statement", "account", "plugin"),
+    [
+        (NATIVE_USER, "'kfp'@'%'", "mysql_native_password"),
+        (SHA2_USER, "'kfp'@'%'", "caching_sha2_password"),
+        # MySQL 5.7 quotes with single quotes and leaves the plugin unquoted.
+        (
+            "CREATE USER 'kfp'@'%' IDENTIFIED WITH mysql_native_password AS '*2470C0C06DEE' "
+            "REQUIRE NONE PASSWORD EXPIRE DEFAULT ACCOUNT UNLOCK",
+            "'kfp'@'%'",
+            "mysql_native_password",
+        ),
+    ],
+)
+def test_the_plugin_is_read_from_show_create_user(statement, account, plugin):
+    assert database.account_and_plugin(statement) == (account, plugin)
+
+
+def test_an_unreadable_answer_is_a_run_error():
+    with pytest.raises(RunError, match="cannot read the authentication plugin"):
+        database.account_and_plugin("ERROR 1141 (42000): There is no such grant defined")
 
 
 def test_failing_credentials_are_reported_with_the_cluster(fakes, monkeypatch):
@@ -255,6 +384,7 @@ def test_failing_credentials_are_reported_with_the_cluster(fakes, monkeypatch):
             print,
             lambda *_: None,
             manager=FakeSecretManager(SECRETS),
+            database_query=RecordedDatabase(),
         )
 
 
@@ -354,19 +484,88 @@ def test_secret_manager_errors_say_what_to_do(secret_server, status, message):
         SecretManager(token=lambda: "tok", base_url=secret_server).access("projects/p/secrets/s")
 
 
-def test_ui_command_prints_the_local_url(fakes):
+def ui_cli(fixture, *args):
     from typer.testing import CliRunner
 
     from kfp_gcp.cli import app
 
-    result = CliRunner().invoke(
+    return CliRunner().invoke(
         app,
         ["--project-dir", str(REPO), "ui", "--env", "dev", "--port", "8080",
-         "--outputs", str(REPO / "tests/fixtures/platform-outputs-prod.json")],
+         "--outputs", str(REPO / "tests/fixtures" / fixture), *args],
     )  # fmt: skip
+
+
+def test_ui_port_forwards_in_port_forward_mode(fakes):
+    result = ui_cli("platform-outputs.json")
     assert result.exit_code == 0, result.output
     assert "KFP UI: http://localhost:8080" in result.stdout
-    assert "also serves the UI at https://kfp.example.com" in result.stderr
+    assert [c["args"][0] for c in fakes() if c["tool"] == "kubectl"] == ["port-forward"]
+
+
+def test_ui_prints_the_domain_with_iap_and_forwards_only_when_asked(fakes):
+    result = ui_cli("platform-outputs-prod.json")
+    assert result.exit_code == 0, result.output
+    assert "KFP UI: https://kfp.example.com" in result.stdout
+    assert fakes() == []  # no cluster call
+    result = ui_cli("platform-outputs-prod.json", "--port-forward")
+    assert "KFP UI: http://localhost:8080" in result.stdout
+
+
+# A recorded `kubectl get configmap inverse-proxy-config -o json` after the agent registered:
+# the keys are the ones upstream's proxy/attempt-register-vm-on-proxy.sh patches in
+# (Hostname, ProxyUrl, BackendId); the host name has the *.pipelines.googleusercontent.com
+# shape of AI Platform Pipelines' URLs; the metadata is what the API server returns for a
+# ConfigMap written by two field managers.
+REGISTERED = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {
+        "name": "inverse-proxy-config",
+        "namespace": "kubeflow",
+        "labels": {"app": "proxy-agent"},
+        "resourceVersion": "48213",
+        "uid": "6f1c2a7e-3d41-4f0b-9c55-1e2f3a4b5c6d",
+        "creationTimestamp": "2026-09-01T10:12:03Z",
+    },
+    "data": {
+        "Hostname": "5e2a9f1c7b3d4e60-dot-europe-west1.pipelines.googleusercontent.com",
+        "ProxyUrl": "https://datalab-europe-west1.cloud.google.com/tun/m/4592f092208ecc84946b8f8f8016274df1b36a14",
+        "BackendId": "5e2a9f1c7b3d4e60",
+    },
+}
+
+
+def test_ui_reads_the_inverse_proxy_url_from_the_agents_configmap(fakes, tmp_path, monkeypatch):
+    answer = tmp_path / "configmap.json"
+    answer.write_text(json.dumps(REGISTERED))
+    monkeypatch.setenv("FAKE_CONFIGMAP", str(answer))
+    result = ui_cli("platform-outputs-inverse-proxy.json")
+    assert result.exit_code == 0, result.output
+    assert (
+        "KFP UI: https://5e2a9f1c7b3d4e60-dot-europe-west1.pipelines.googleusercontent.com"
+        in result.stdout
+    )
+    [get] = [c for c in fakes() if c["tool"] == "kubectl"]
+    assert get["args"][:3] == ["get", "configmap", "inverse-proxy-config"]
+    assert "kubeflow" in get["args"]
+
+
+def test_ui_says_when_the_agent_has_not_registered(fakes, tmp_path, monkeypatch):
+    answer = tmp_path / "configmap.json"
+    answer.write_text(json.dumps({**REGISTERED, "data": None}))
+    monkeypatch.setenv("FAKE_CONFIGMAP", str(answer))
+    result = ui_cli("platform-outputs-inverse-proxy.json")
+    assert result.exit_code == RunError.exit_code
+    assert "has not registered yet" in result.stderr
+    assert "logs deploy/proxy-agent" in result.stderr
+
+
+def test_ui_says_when_the_proxy_is_not_deployed(fakes):
+    result = ui_cli("platform-outputs-inverse-proxy.json")
+    assert result.exit_code == RunError.exit_code
+    assert "the inverse proxy is not deployed" in result.stderr
+    assert "kfp-gcp manifests apply --env dev" in result.stderr
 
 
 # The CLI over render + deploy, offline against ../shared/upstream.
@@ -428,6 +627,7 @@ def test_apply_command_renders_and_applies_with_the_fakes(fakes, monkeypatch):
             return "pw"
 
     monkeypatch.setattr(deploy, "SecretManager", Manager)
+    monkeypatch.setattr(database, "show_create_user", RecordedDatabase())
     rendered_names = [
         "cache-server", "cloudsql-proxy", "metadata-envoy-deployment", "metadata-grpc-deployment",
         "metadata-writer", "ml-pipeline", "ml-pipeline-persistenceagent",
@@ -449,4 +649,7 @@ def test_apply_command_renders_and_applies_with_the_fakes(fakes, monkeypatch):
     assert "cloudsql-proxy" in report["deployments"], result.stdout[:3000]
     applied = [c for c in fakes() if c["tool"] == "kubectl" and c["args"][0] == "apply"]
     assert "kind: Namespace" in applied[0]["stdin"]
-    assert "kind: Deployment" in applied[2]["stdin"]
+    assert "name: cloudsql-proxy" in applied[2]["stdin"]
+    assert "name: ml-pipeline-ui" not in applied[2]["stdin"]
+    assert "name: ml-pipeline-ui" in applied[3]["stdin"]
+    assert report["database_user"] == "'kfp'@'%'"

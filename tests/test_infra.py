@@ -234,9 +234,24 @@ def test_python_model_mirrors_the_terraform_contract_module():
     assert terraform_fields == python_fields
 
 
-def test_documented_fixture_satisfies_the_contract():
-    platform = terraform.parse_outputs((FIXTURES / "platform-outputs.json").read_text(), "fixture")
+@pytest.mark.parametrize(
+    ("fixture", "access"),
+    [
+        ("platform-outputs.json", "port-forward"),
+        ("platform-outputs-prod.json", "iap"),
+        ("platform-outputs-inverse-proxy.json", "inverse-proxy"),
+    ],
+)
+def test_documented_fixtures_satisfy_the_contract(fixture, access):
+    platform = terraform.parse_outputs((FIXTURES / fixture).read_text(), fixture)
     assert platform.pipeline_root.startswith(f"gs://{platform.artifact_bucket}/")
+    # The Terraform contract's own rules: a domain exactly with iap, the agent's account
+    # exactly with inverse-proxy, every other account an email.
+    assert platform.access == access
+    assert bool(platform.domain) == (access == "iap")
+    assert bool(platform.service_accounts.inverse_proxy) == (access == "inverse-proxy")
+    for key, email in platform.service_accounts.model_dump().items():
+        assert email.endswith(".iam.gserviceaccount.com") or (key == "inverse_proxy" and not email)
 
 
 # The destroy guard.

@@ -9,8 +9,10 @@ manifests/ under a temporary folder.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -46,9 +48,15 @@ REFRESH = f"{UPDATE_ENV}=1 uv run pytest tests/test_manifests.py -k golden"
 KUBERNETES_VERSION = "1.33.0"  # GKE's regular channel; kubernetes-validate ships 1.25-1.37
 
 VERSIONS = ["2.17.0", "2.14.4"]
-ENVS = ["dev", "prod"]
-CASES = [(env, version) for env in ENVS for version in VERSIONS]
-IDS = [f"{env}-{version}" for env, version in CASES]
+# A setup is an environment with one outputs contract; together they cover the three access
+# modes: dev port-forward, prod iap, and dev reached through the inverse proxy.
+SETUPS = {
+    "dev": ("dev", "platform-outputs.json"),
+    "prod": ("prod", "platform-outputs-prod.json"),
+    "dev-inverse-proxy": ("dev", "platform-outputs-inverse-proxy.json"),
+}
+CASES = [(setup, version) for setup in SETUPS for version in VERSIONS]
+IDS = [f"{setup}-{version}" for setup, version in CASES]
 
 # Registries and pod-spec kinds.
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
@@ -82,16 +90,22 @@ def load_all(text: str) -> list[Any]:
     return [doc for doc in yaml.load_all(text, Loader=LOADER) if doc]
 
 
+def outputs_of(setup: str) -> PlatformOutputs:
+    """A setup's contract fixture (docs/infra-outputs.md)."""
+    return parse_outputs((FIXTURES / SETUPS[setup][1]).read_text(), SETUPS[setup][1])
+
+
 def dev_outputs() -> PlatformOutputs:
     """The documented contract fixture: dev in no-domain mode (ingress fields empty)."""
-    return parse_outputs((FIXTURES / "platform-outputs.json").read_text(), "fixture")
+    return outputs_of("dev")
 
 
 def prod_outputs() -> PlatformOutputs:
-    return parse_outputs((FIXTURES / "platform-outputs-prod.json").read_text(), "prod fixture")
+    return outputs_of("prod")
 
 
-OUTPUTS = {"dev": dev_outputs, "prod": prod_outputs}
+def access_of(setup: str) -> str:
+    return outputs_of(setup).access
 
 
 def require_upstream() -> None:
@@ -103,21 +117,31 @@ def require_upstream() -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A throwaway repository holding a copy of manifests/ (builds go to its build/)."""
+def throwaway_project(root: Path) -> Project:
+    """A repository holding a copy of manifests/ (builds go to its build/)."""
     require_upstream()
-    root = tmp_path_factory.mktemp("repo")
     shutil.copytree(REPO / "manifests", root / "manifests")
     return Project(root)
 
 
 @pytest.fixture(scope="module")
-def render(project: Project) -> Any:
+def project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    return throwaway_project(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="module")
+def render(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Renders each (setup, version) once, each setup in its own repository copy (a build
+    folder is per environment and version)."""
+    projects: dict[str, Project] = {}
+
     @cache
-    def get(env: str, version: str) -> compose.Rendered:
+    def get(setup: str, version: str) -> compose.Rendered:
+        if setup not in projects:
+            projects[setup] = throwaway_project(tmp_path_factory.mktemp(setup))
+        env = SETUPS[setup][0]
         return compose.render(
-            project, env, version=version, upstream_dir=UPSTREAM, outputs=OUTPUTS[env]()
+            projects[setup], env, version=version, upstream_dir=UPSTREAM, outputs=outputs_of(setup)
         )
 
     return get
@@ -125,8 +149,8 @@ def render(project: Project) -> Any:
 
 @pytest.fixture(params=CASES, ids=IDS)
 def case(request: pytest.FixtureRequest, render: Any) -> tuple[str, str, compose.Rendered]:
-    env, version = request.param
-    return env, version, render(env, version)
+    setup, version = request.param
+    return setup, version, render(setup, version)
 
 
 # Helpers on rendered objects.
@@ -206,13 +230,14 @@ def image_values(obj: dict[str, Any]) -> list[str]:
 
 @pytest.mark.slow
 def test_each_environment_and_version_renders(case):
-    _env, _version, rendered = case
+    setup, _version, rendered = case
     kinds = rendered.counts()
     assert rendered.cluster_objects[0]["kind"] == "Namespace"
     assert {
         o["metadata"]["name"] for o in rendered.cluster_objects if o["kind"] == "Namespace"
     } == {"kubeflow"}
-    assert kinds["Deployment"]["namespaced"] == 13  # upstream's 12 + the Cloud SQL proxy
+    # upstream's 12 + the Cloud SQL proxy (+ the inverse proxy agent)
+    assert kinds["Deployment"]["namespaced"] == 13 + (access_of(setup) == "inverse-proxy")
     assert kinds["CustomResourceDefinition"]["cluster-scoped"] == 10
     # Every namespaced object is in kubeflow; in the cluster-scoped bundle, only upstream's
     # cache deployer ServiceAccount has a namespace (it rides with its ClusterRoleBinding).
@@ -241,9 +266,9 @@ def test_rendering_is_deterministic(project, render):
 
 @pytest.mark.slow
 def test_the_contract_values_reach_the_objects_not_git(case):
-    env, _, rendered = case
-    outputs = OUTPUTS[env]()
-    env_file = (rendered.work_dir / "overlays" / env / "platform.env").read_text()
+    setup, _, rendered = case
+    outputs = outputs_of(setup)
+    env_file = (rendered.work_dir / "overlays" / rendered.env / "platform.env").read_text()
     assert f"pipeline_root={outputs.pipeline_root}\n" in env_file
     # The ConfigMap that carries them is local-config: never deployed.
     assert not [o for o in rendered.objects if o["metadata"]["name"] == "kfp-gcp-platform"]
@@ -253,7 +278,17 @@ def test_the_contract_values_reach_the_objects_not_git(case):
         outputs.cloudsql_connection_name,
         outputs.project_id,
         outputs.service_accounts.ui,
-        *[v for v in (outputs.domain, outputs.static_ip_name) if v],
+        outputs.service_accounts.viewer,
+        outputs.control_plane_cidr,
+        *[
+            v
+            for v in (
+                outputs.domain,
+                outputs.static_ip_name,
+                outputs.service_accounts.inverse_proxy,
+            )
+            if v
+        ],
     ):
         assert value in rendered.text
         assert value not in committed
@@ -326,7 +361,7 @@ def upstream_baseline(rendered: compose.Rendered) -> list[dict[str, Any]]:
     ]
 
 
-def snapshot(env: str, rendered: compose.Rendered) -> str:
+def snapshot(setup: str, rendered: compose.Rendered) -> str:
     base = {_key(o): o for o in upstream_baseline(rendered)}
     entries = []
     for obj in rendered.objects:
@@ -351,8 +386,8 @@ def snapshot(env: str, rendered: compose.Rendered) -> str:
         if (k, ns, n) not in rendered_keys
     ]
     header = (
-        f"# Golden snapshot of `kfp-gcp manifests render --env {env} --version "
-        f"{rendered.version}` (tests/test_manifests.py).\n"
+        f"# Golden snapshot of `kfp-gcp manifests render --env {rendered.env} --version "
+        f"{rendered.version}` with access {access_of(setup)} (tests/test_manifests.py).\n"
         "# Objects kfp-gcp adds are in full; upstream objects are a digest of the rendered\n"
         "# object plus the fields kfp-gcp changes (no upstream file is committed).\n"
         f"# Review a change, then refresh with: {REFRESH}\n"
@@ -362,10 +397,10 @@ def snapshot(env: str, rendered: compose.Rendered) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("env", "version"), CASES, ids=IDS)
-def test_golden_snapshot(render, env, version):
-    text = snapshot(env, render(env, version))
-    path = GOLDEN / f"{env}-{version}.yaml"
+@pytest.mark.parametrize(("setup", "version"), CASES, ids=IDS)
+def test_golden_snapshot(render, setup, version):
+    text = snapshot(setup, render(setup, version))
+    path = GOLDEN / f"{setup}-{version}.yaml"
     if os.environ.get(UPDATE_ENV) == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -386,7 +421,7 @@ def test_golden_snapshot(render, env, version):
         if len(diff) > 6000:
             diff = diff[:6000] + "\n... (diff truncated)\n"
         pytest.fail(
-            f"the {env}-{version} render changed (unreviewed?):\n{diff}\n"
+            f"the {setup}-{version} render changed (unreviewed?):\n{diff}\n"
             f"If the change is intended, refresh the snapshots with: {REFRESH}",
             pytrace=False,
         )
@@ -436,7 +471,7 @@ def test_built_in_kinds_pass_kubernetes_validate_strict(case):
 
 @pytest.mark.slow
 def test_only_known_custom_kinds_are_rendered(case):
-    env, _, rendered = case
+    setup, _, rendered = case
     custom = {
         o["kind"]
         for o in rendered.objects
@@ -444,7 +479,9 @@ def test_only_known_custom_kinds_are_rendered(case):
     }
     # No Argo or KFP custom resources: only their CRDs. GKE's ingress kinds in prod.
     assert custom == (
-        {"ManagedCertificate", "BackendConfig", "FrontendConfig"} if env == "prod" else set()
+        {"ManagedCertificate", "BackendConfig", "FrontendConfig"}
+        if access_of(setup) == "iap"
+        else set()
     )
 
 
@@ -528,12 +565,15 @@ def test_no_volumes_or_in_cluster_stores(case):
 
 
 @pytest.mark.slow
-def test_no_inverse_proxy_application_controller_or_env_gcp(case):
-    _, _, rendered = case
+def test_no_application_controller_or_env_gcp_and_the_proxy_only_when_chosen(case):
+    setup, _, rendered = case
     text = rendered.text
+    proxy_words = ("proxy-agent", "inverse-proxy")
+    if access_of(setup) == "inverse-proxy":
+        assert all(word in text for word in proxy_words)
+    else:
+        assert not [word for word in proxy_words if word in text]
     for word in (
-        "proxy-agent",
-        "inverse-proxy",
         "application-controller",
         "application-crd-controller",
         "gce-proxy",
@@ -545,7 +585,7 @@ def test_no_inverse_proxy_application_controller_or_env_gcp(case):
 
 @pytest.mark.slow
 def test_no_secret_is_rendered_and_the_referenced_ones_are_documented(case):
-    env, _, rendered = case
+    setup, _, rendered = case
     assert "Secret" not in {o["kind"] for o in rendered.objects}
     referenced = set()
     for obj in rendered.objects:
@@ -562,7 +602,8 @@ def test_no_secret_is_rendered_and_the_referenced_ones_are_documented(case):
                 referenced.add(volume["secret"]["secretName"])
         if obj["kind"] == "BackendConfig":
             referenced.add(obj["spec"]["iap"]["oauthclientCredentials"]["secretName"])
-    assert referenced == SECRETS | RUNTIME_SECRETS | ({IAP_SECRET} if env == "prod" else set())
+    iap = {IAP_SECRET} if access_of(setup) == "iap" else set()
+    assert referenced == SECRETS | RUNTIME_SECRETS | iap
     docs = DOCS.read_text()
     for name in referenced - RUNTIME_SECRETS:
         assert f"`{name}`" in docs
@@ -585,8 +626,8 @@ def test_every_image_has_an_explicit_tag(case):
 
 @pytest.mark.slow
 def test_launcher_and_install_config_use_the_contracts_gcs_root(case):
-    env, _, rendered = case
-    outputs = OUTPUTS[env]()
+    setup, _, rendered = case
+    outputs = outputs_of(setup)
     launcher = find(rendered, "ConfigMap", "kfp-launcher")["data"]
     assert launcher["defaultPipelineRoot"] == outputs.pipeline_root
     assert launcher["defaultPipelineRoot"].startswith(f"gs://{outputs.artifact_bucket}/")
@@ -597,12 +638,12 @@ def test_launcher_and_install_config_use_the_contracts_gcs_root(case):
 
 @pytest.mark.slow
 def test_argo_repository_is_gcs_without_a_key_secret(case):
-    env, _, rendered = case
+    setup, _, rendered = case
     data = find(rendered, "ConfigMap", "workflow-controller-configmap")["data"]
     repository = load(data["artifactRepository"])
     assert set(repository) == {"archiveLogs", "gcs"}
     assert repository["archiveLogs"] is False
-    assert repository["gcs"]["bucket"] == OUTPUTS[env]().artifact_bucket
+    assert repository["gcs"]["bucket"] == outputs_of(setup).artifact_bucket
     assert "serviceAccountKeySecret" not in repository["gcs"]
     assert repository["gcs"]["keyFormat"].startswith("private-artifacts/{{workflow.namespace}}/")
     assert "$(" not in json.dumps(data)  # no unresolved upstream var/replacement
@@ -626,19 +667,24 @@ def test_api_server_reads_gcs_through_its_s3_api(case):
 
 
 @pytest.mark.slow
-def test_workload_identity_annotations_are_exactly_the_three_ksas(case):
-    env, _, rendered = case
-    accounts = OUTPUTS[env]().service_accounts
+def test_workload_identity_annotations_are_exactly_the_bound_ksas(case):
+    setup, _, rendered = case
+    accounts = outputs_of(setup).service_accounts
     annotated = {
         o["metadata"]["name"]: o["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
         for o in rendered.objects
         if "iam.gke.io/gcp-service-account" in o["metadata"].get("annotations", {})
     }
+    proxy = {"proxy-agent-runner": accounts.inverse_proxy} if accounts.inverse_proxy else {}
     assert annotated == {
         "pipeline-runner": accounts.pipeline_runner,
         "ml-pipeline-ui": accounts.ui,
+        "kubeflow-pipelines-viewer": accounts.viewer,
         "cloudsql-proxy": accounts.cloudsql_proxy,
+        **proxy,
     }
+    # No pod runs as the object store account: only its HMAC key uses it.
+    assert accounts.object_store not in rendered.text
     assert {
         o["kind"]
         for o in rendered.objects
@@ -658,8 +704,8 @@ def test_workload_identity_annotations_are_exactly_the_three_ksas(case):
 
 @pytest.mark.slow
 def test_database_goes_through_the_cloud_sql_proxy(case):
-    env, version, rendered = case
-    outputs = OUTPUTS[env]()
+    setup, version, rendered = case
+    outputs = outputs_of(setup)
     proxy = find(rendered, "Deployment", "cloudsql-proxy")
     [container] = containers(proxy)
     assert container["image"].startswith("gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.")
@@ -755,7 +801,7 @@ def test_only_the_database_clients_reach_the_proxy(case):
 
 @pytest.mark.slow
 def test_the_ui_is_reachable_only_from_the_cluster_and_the_load_balancer(case):
-    env, _, rendered = case
+    setup, _, rendered = case
     ui = find(rendered, "Deployment", "ml-pipeline-ui")
     policies = [
         o
@@ -771,8 +817,497 @@ def test_the_ui_is_reachable_only_from_the_cluster_and_the_load_balancer(case):
     }
     assert ports == {(3000, "TCP")}
     cidrs = {p["ipBlock"]["cidr"] for p in peers if "ipBlock" in p}
-    assert cidrs == ({"130.211.0.0/22", "35.191.0.0/16"} if env == "prod" else set())
+    lb = {"130.211.0.0/22", "35.191.0.0/16"}
+    assert cidrs == (lb if access_of(setup) == "iap" else set())
     assert {"namespaceSelector": {}, "podSelector": {}} in peers
+
+
+# The in-cluster trust model (docs/manifests.md): who may open a connection to what. A small
+# evaluator of NetworkPolicy ingress semantics (kubernetes.io/docs/concepts/services-networking/
+# network-policies): a pod selected by no Ingress policy admits everything; a selected pod
+# admits a connection when some rule of some selecting policy matches both the peer and the
+# port. Sources are pods (namespace, labels, an IP from the pods range) or addresses outside
+# the cluster. The kubelet's probes are not modelled: GKE Dataplane V2 admits the node.
+
+NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    name: str
+    ip: str
+    namespace: str | None = None  # None: not a pod (a VM, the control plane, a load balancer)
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+def _pod(name: str, namespace: str, ip: str, **labels: str) -> Source:
+    return Source(name, ip, namespace, tuple(sorted(labels.items())))
+
+
+# Pods and addresses, with the labels upstream's and our pod templates carry (the Argo
+# labels of a run's pods from argoproj/argo-workflows' workflow controller, the viewer's
+# from kubeflow/pipelines:backend/src/crd/controller/viewer/reconciler/reconciler.go).
+SOURCES = {
+    s.name: s
+    for s in (
+        _pod("ui", "kubeflow", "10.20.0.10", app="ml-pipeline-ui"),
+        _pod("api-server", "kubeflow", "10.20.0.11", app="ml-pipeline"),
+        _pod("persistence-agent", "kubeflow", "10.20.0.12", app="ml-pipeline-persistenceagent"),
+        _pod("scheduled-workflows", "kubeflow", "10.20.0.13", app="ml-pipeline-scheduledworkflow"),
+        _pod("metadata-writer", "kubeflow", "10.20.0.14", app="metadata-writer"),
+        _pod("metadata-envoy", "kubeflow", "10.20.0.15", component="metadata-envoy"),
+        _pod("cache-server", "kubeflow", "10.20.0.16", app="cache-server"),
+        _pod("metadata-grpc", "kubeflow", "10.20.0.17", component="metadata-grpc-server"),
+        _pod(
+            "run step (driver, launcher, user code)",
+            "kubeflow",
+            "10.20.1.5",
+            **{"workflows.argoproj.io/workflow": "training-x7k2p", "pipeline/runid": "r1"},
+        ),
+        _pod("inverse proxy agent", "kubeflow", "10.20.0.18", app="proxy-agent"),
+        _pod("pod in another namespace", "team-a", "10.20.2.7", app="notebook"),
+        _pod("monitoring collector (gmp-system)", "gmp-system", "10.20.3.3", app="collector"),
+        Source("VM in the VPC", "10.10.0.7"),
+        Source("GKE control plane", "172.16.0.2"),
+        Source("Google load balancer / health check", "35.191.4.20"),
+    )
+}
+
+
+def _peer_admits(
+    peer: dict[str, Any], policy_namespace: str, source: Source, namespaces: dict[str, dict]
+) -> bool:
+    if "ipBlock" in peer:
+        block = peer["ipBlock"]
+        address = ipaddress.ip_address(source.ip)
+        return address in ipaddress.ip_network(block["cidr"]) and not any(
+            address in ipaddress.ip_network(e) for e in block.get("except", [])
+        )
+    if source.namespace is None:
+        return False  # pod and namespace selectors match pods only
+    labels = dict(source.labels)
+    if "namespaceSelector" in peer:
+        ns_labels = namespaces.get(source.namespace, {NAMESPACE_LABEL: source.namespace})
+        if not selects(peer["namespaceSelector"], ns_labels):
+            return False
+    elif source.namespace != policy_namespace:
+        return False  # a podSelector alone selects pods of the policy's namespace
+    return "podSelector" not in peer or selects(peer["podSelector"], labels)
+
+
+def admits(
+    rendered: compose.Rendered, target_labels: dict[str, str], port: int, source: Source
+) -> bool:
+    """Whether a pod of namespace kubeflow with `target_labels` accepts `source` on `port`."""
+    policies = [
+        o
+        for o in rendered.namespaced_objects
+        if o["kind"] == "NetworkPolicy"
+        and selects(o["spec"]["podSelector"], target_labels)
+        and "Ingress" in o["spec"].get("policyTypes", ["Ingress"])
+    ]
+    if not policies:
+        return True
+    namespaces = {
+        o["metadata"]["name"]: {
+            NAMESPACE_LABEL: o["metadata"]["name"],
+            **o["metadata"].get("labels", {}),
+        }
+        for o in rendered.cluster_objects
+        if o["kind"] == "Namespace"
+    }
+    for policy in policies:
+        for rule in policy["spec"].get("ingress") or []:
+            ports = rule.get("ports") or [{"port": port}]
+            if not any(p.get("port", port) == port for p in ports):
+                continue
+            peers = rule.get("from")
+            if not peers or any(
+                _peer_admits(peer, policy["metadata"]["namespace"], source, namespaces)
+                for peer in peers
+            ):
+                return True
+    return False
+
+
+# Servers and their ports; TensorBoard viewer pods are created at runtime by the viewer
+# controller (label app=viewer, port 6006), so they are named by their labels.
+SERVERS = {
+    "ml-pipeline": ("Deployment", "ml-pipeline"),
+    "metadata-grpc": ("Deployment", "metadata-grpc-deployment"),
+    "metadata-envoy": ("Deployment", "metadata-envoy-deployment"),
+    "visualization-server": ("Deployment", "ml-pipeline-visualizationserver"),
+    "cache-webhook": ("Deployment", "cache-server"),
+    "ui": ("Deployment", "ml-pipeline-ui"),
+    "cloudsql-proxy": ("Deployment", "cloudsql-proxy"),
+    "tensorboard-viewer": ("labels", {"app": "viewer", "viewer": "viewer-0a1b"}),
+    "inverse-proxy-agent": ("Deployment", "proxy-agent"),
+}
+
+ALLOWED = "allowed"
+DENIED = "denied"
+# (source, server, port, verdict, access modes it applies to: None = all)
+TRUST_PATHS: list[tuple[str, str, int, str, set[str] | None]] = [
+    # The API server: every pod of the namespace (the UI, agents, runs), metrics from GMP.
+    ("ui", "ml-pipeline", 8888, ALLOWED, None),
+    ("persistence-agent", "ml-pipeline", 8887, ALLOWED, None),
+    ("persistence-agent", "ml-pipeline", 8888, ALLOWED, None),
+    ("scheduled-workflows", "ml-pipeline", 8887, ALLOWED, None),
+    ("run step (driver, launcher, user code)", "ml-pipeline", 8887, ALLOWED, None),
+    ("monitoring collector (gmp-system)", "ml-pipeline", 8888, ALLOWED, None),
+    ("monitoring collector (gmp-system)", "ml-pipeline", 8887, DENIED, None),
+    ("pod in another namespace", "ml-pipeline", 8888, DENIED, None),
+    ("pod in another namespace", "ml-pipeline", 8887, DENIED, None),
+    ("VM in the VPC", "ml-pipeline", 8888, DENIED, None),
+    ("VM in the VPC", "ml-pipeline", 8887, DENIED, None),
+    ("Google load balancer / health check", "ml-pipeline", 8888, DENIED, None),
+    # ML Metadata: the namespace's pods (API server, envoy, writer, drivers and launchers).
+    ("api-server", "metadata-grpc", 8080, ALLOWED, None),
+    ("metadata-envoy", "metadata-grpc", 8080, ALLOWED, None),
+    ("metadata-writer", "metadata-grpc", 8080, ALLOWED, None),
+    ("run step (driver, launcher, user code)", "metadata-grpc", 8080, ALLOWED, None),
+    ("pod in another namespace", "metadata-grpc", 8080, DENIED, None),
+    ("monitoring collector (gmp-system)", "metadata-grpc", 8080, DENIED, None),
+    ("VM in the VPC", "metadata-grpc", 8080, DENIED, None),
+    # The envoy in front of ML Metadata: the UI only; its admin port nobody.
+    ("ui", "metadata-envoy", 9090, ALLOWED, None),
+    ("ui", "metadata-envoy", 9901, DENIED, None),
+    ("run step (driver, launcher, user code)", "metadata-envoy", 9090, DENIED, None),
+    ("pod in another namespace", "metadata-envoy", 9090, DENIED, None),
+    ("VM in the VPC", "metadata-envoy", 9090, DENIED, None),
+    # The visualization server runs code it is sent: the API server only.
+    ("api-server", "visualization-server", 8888, ALLOWED, None),
+    ("ui", "visualization-server", 8888, DENIED, None),
+    ("run step (driver, launcher, user code)", "visualization-server", 8888, DENIED, None),
+    ("VM in the VPC", "visualization-server", 8888, DENIED, None),
+    # TensorBoard viewers: the UI's tensorboard proxy only.
+    ("ui", "tensorboard-viewer", 6006, ALLOWED, None),
+    ("run step (driver, launcher, user code)", "tensorboard-viewer", 6006, DENIED, None),
+    ("VM in the VPC", "tensorboard-viewer", 6006, DENIED, None),
+    # The cache webhook: the control plane only.
+    ("GKE control plane", "cache-webhook", 8443, ALLOWED, None),
+    ("run step (driver, launcher, user code)", "cache-webhook", 8443, DENIED, None),
+    ("pod in another namespace", "cache-webhook", 8443, DENIED, None),
+    ("VM in the VPC", "cache-webhook", 8443, DENIED, None),
+    # The UI: pods of the cluster; Google's load balancer only with IAP.
+    ("pod in another namespace", "ui", 3000, ALLOWED, None),
+    ("Google load balancer / health check", "ui", 3000, ALLOWED, {"iap"}),
+    ("Google load balancer / health check", "ui", 3000, DENIED, {"port-forward", "inverse-proxy"}),
+    ("inverse proxy agent", "ui", 3000, ALLOWED, {"inverse-proxy"}),
+    ("VM in the VPC", "ui", 3000, DENIED, None),
+    # The database proxy: its three clients only.
+    ("api-server", "cloudsql-proxy", 3306, ALLOWED, None),
+    ("cache-server", "cloudsql-proxy", 3306, ALLOWED, None),
+    ("metadata-grpc", "cloudsql-proxy", 3306, ALLOWED, None),
+    ("run step (driver, launcher, user code)", "cloudsql-proxy", 3306, DENIED, None),
+    ("ui", "cloudsql-proxy", 3306, DENIED, None),
+    # The inverse proxy agent serves nothing.
+    (
+        "run step (driver, launcher, user code)",
+        "inverse-proxy-agent",
+        8080,
+        DENIED,
+        {"inverse-proxy"},
+    ),
+    ("ui", "inverse-proxy-agent", 8080, DENIED, {"inverse-proxy"}),
+]
+TRUST_IDS = [f"{src} -> {server}:{port} {verdict}" for src, server, port, verdict, _ in TRUST_PATHS]
+
+
+def _server_labels(rendered: compose.Rendered, server: str) -> dict[str, str]:
+    kind, which = SERVERS[server]
+    if kind == "labels":
+        return dict(which)
+    return pod_labels(find(rendered, kind, which))
+
+
+@pytest.mark.parametrize(
+    ("source", "server", "port", "verdict", "modes"), TRUST_PATHS, ids=TRUST_IDS
+)
+@pytest.mark.slow
+def test_trust_model_path(render, source, server, port, verdict, modes):
+    checked = 0
+    for setup, version in CASES:
+        if modes is not None and access_of(setup) not in modes:
+            continue
+        rendered = render(setup, version)
+        got = admits(rendered, _server_labels(rendered, server), port, SOURCES[source])
+        assert got == (verdict == ALLOWED), f"{setup} {version}: {source} -> {server}:{port}"
+        checked += 1
+    assert checked >= 2
+
+
+@pytest.mark.slow
+def test_the_evaluator_follows_networkpolicy_semantics(render):
+    rendered = render("dev", "2.17.0")
+    # A pod no policy selects admits everything (the Argo controller's metrics port).
+    controller = pod_labels(find(rendered, "Deployment", "workflow-controller"))
+    assert admits(rendered, controller, 9090, SOURCES["VM in the VPC"])
+    # A namespaceSelector matches the namespace's name label, not the pod's labels.
+    monitoring = SOURCES["monitoring collector (gmp-system)"]
+    renamed = dataclasses.replace(monitoring, namespace="monitoring")
+    server = _server_labels(rendered, "ml-pipeline")
+    assert admits(rendered, server, 8888, monitoring)
+    assert not admits(rendered, server, 8888, renamed)
+    # An ipBlock matches addresses, pod or not.
+    webhook = _server_labels(rendered, "cache-webhook")
+    assert admits(rendered, webhook, 8443, SOURCES["GKE control plane"])
+    assert not admits(
+        rendered, webhook, 8443, dataclasses.replace(SOURCES["GKE control plane"], ip="172.16.0.16")
+    )
+
+
+@pytest.mark.slow
+def test_every_server_of_the_trust_model_is_covered_and_documented(case):
+    setup, _, rendered = case
+    # Every Deployment with a container port that a NetworkPolicy selects is in SERVERS,
+    # and every policy port is a number (the evaluator compares numbers).
+    selected = set()
+    for obj in rendered.namespaced_objects:
+        if obj["kind"] == "NetworkPolicy":
+            for rule in obj["spec"].get("ingress") or []:
+                assert all(isinstance(p["port"], int) for p in rule.get("ports", []))
+        if obj["kind"] != "Deployment":
+            continue
+        labels = pod_labels(obj)
+        if any(
+            o["kind"] == "NetworkPolicy" and selects(o["spec"]["podSelector"], labels)
+            for o in rendered.namespaced_objects
+        ):
+            selected.add(obj["metadata"]["name"])
+    listed = {which for kind, which in SERVERS.values() if kind == "Deployment"}
+    assert selected <= listed
+    expected = {
+        "ml-pipeline", "metadata-grpc-deployment", "metadata-envoy-deployment",
+        "ml-pipeline-visualizationserver", "cache-server", "ml-pipeline-ui", "cloudsql-proxy",
+    } | ({"proxy-agent"} if access_of(setup) == "inverse-proxy" else set())  # fmt: skip
+    assert selected == expected
+    docs = DOCS.read_text()
+    table = docs[docs.index("## In-cluster trust model") :]
+    for server in ("ml-pipeline", "metadata-grpc", "metadata-envoy", "cache-server",
+                   "ml-pipeline-visualizationserver", "ml-pipeline-ui", "cloudsql-proxy",
+                   "TensorBoard viewer", "proxy-agent"):  # fmt: skip
+        assert server in table, server
+
+
+@pytest.mark.slow
+def test_the_cache_webhook_admits_the_contracts_control_plane(case):
+    setup, _, rendered = case
+    policy = find(rendered, "NetworkPolicy", "cache-server")
+    [rule] = policy["spec"]["ingress"]
+    assert rule["from"] == [{"ipBlock": {"cidr": outputs_of(setup).control_plane_cidr}}]
+    assert rule["ports"] == [{"port": 8443, "protocol": "TCP"}]
+    # 8443 is the port the webhook listens on (the Service targets it by name).
+    server = containers(find(rendered, "Deployment", "cache-server"))
+    assert 8443 in {p.get("containerPort") for c in server for p in c.get("ports", [])}
+
+
+# pipeline-runner and Secrets (docs/manifests.md, "pipeline-runner and Secrets").
+
+
+def _rule_allows(rule: dict[str, Any], group: str, resource: str, verb: str) -> bool:
+    return (
+        bool({group, "*"} & set(rule.get("apiGroups", [])))
+        and bool({resource, "*"} & set(rule.get("resources", [])))
+        and bool({verb, "*"} & set(rule.get("verbs", [])))
+    )
+
+
+def _grants(rendered: compose.Rendered, account: str, group: str, resource: str, verb: str):
+    """(binding, rule) pairs that give `account` (a KSA of kubeflow) the permission."""
+    roles = {
+        (o["kind"], o["metadata"]["name"]): o
+        for o in rendered.objects
+        if o["kind"] in ("Role", "ClusterRole")
+    }
+    found = []
+    for binding in rendered.objects:
+        if binding["kind"] not in ("RoleBinding", "ClusterRoleBinding"):
+            continue
+        if not any(
+            s.get("kind") == "ServiceAccount"
+            and s.get("name") == account
+            and s.get("namespace", binding["metadata"].get("namespace")) == compose.NAMESPACE
+            for s in binding.get("subjects", [])
+        ):
+            continue
+        role = roles.get((binding["roleRef"]["kind"], binding["roleRef"]["name"]))
+        assert role is not None, f"{binding['metadata']['name']} refers to a role not rendered"
+        found += [
+            (binding["metadata"]["name"], rule)
+            for rule in role.get("rules", [])
+            if _rule_allows(rule, group, resource, verb)
+        ]
+    return found
+
+
+@pytest.mark.slow
+def test_pipeline_steps_cannot_read_secrets_and_keep_everything_else(case):
+    _, _, rendered = case
+    for verb in ("get", "list", "watch"):
+        assert _grants(rendered, "pipeline-runner", "", "secrets", verb) == []
+    # Exactly upstream's rule is gone; every other rule of the Role is upstream's.
+    baseline = {_key(o): o for o in upstream_baseline(rendered)}
+    role = find(rendered, "Role", "pipeline-runner")
+    upstream_rules = baseline[_key(role)]["rules"]
+    assert upstream_rules[0] == {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}
+    assert role["rules"] == upstream_rules[1:]
+    # What runs still need (upstream's v2 driver and launcher): their own pod, kfp-launcher,
+    # PVCs for kfp-kubernetes volumes, Argo's task results.
+    for group, resource, verb in (
+        ("", "pods", "get"),
+        ("", "configmaps", "get"),
+        ("", "persistentvolumeclaims", "create"),
+        ("", "persistentvolumeclaims", "delete"),
+        ("argoproj.io", "workflowtaskresults", "create"),
+        ("argoproj.io", "workflowtaskresults", "patch"),
+    ):
+        assert _grants(rendered, "pipeline-runner", group, resource, verb), (group, resource, verb)
+    # The launcher reads a Secret only for a kfp-launcher provider with a secretRef; ours has
+    # no providers (gs:// through Application Default Credentials).
+    assert set(find(rendered, "ConfigMap", "kfp-launcher")["data"]) == {"defaultPipelineRoot"}
+
+
+@pytest.mark.slow
+def test_kfp_kubernetes_secrets_are_pod_spec_references_not_reads():
+    """use_secret_as_env / use_secret_as_volume compile to names in the pipeline's platform
+    spec; upstream's driver (backend/src/v2/driver/k8s.go) turns them into secretKeyRef and
+    secret volumes of the step's pod, which the kubelet resolves: no Secret read by
+    pipeline-runner is involved."""
+    from kfp import compiler, dsl, kubernetes
+
+    # No return annotations: this module's `from __future__ import annotations` would turn
+    # them into strings, which the SDK reads as a type name.
+    @dsl.component(base_image="python:3.11")
+    def step():
+        pass
+
+    @dsl.pipeline(name="uses-secrets")
+    def uses_secrets():
+        task = step()
+        kubernetes.use_secret_as_env(
+            task, secret_name="team-token", secret_key_to_env={"token": "TOKEN"}
+        )
+        kubernetes.use_secret_as_volume(task, secret_name="team-certs", mount_path="/certs")
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "p.yaml"
+        compiler.Compiler().compile(uses_secrets, str(path))
+        docs = load_all(path.read_text())
+    platform = next(d for d in docs if "platforms" in d)
+    executor = next(
+        iter(platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values())
+    )
+    assert executor["secretAsEnv"][0]["keyToEnv"] == [{"secretKey": "token", "envVar": "TOKEN"}]
+    assert executor["secretAsVolume"][0]["mountPath"] == "/certs"
+    names = json.dumps(executor)
+    assert "team-token" in names
+    assert "team-certs" in names
+
+
+# Upstream defaults that surprise (docs/manifests.md, "The MLflow plugin", "Run logs").
+
+
+@pytest.mark.slow
+def test_the_mlflow_plugin_cannot_reach_out(case):
+    _, version, rendered = case
+    api = find(rendered, "Deployment", "ml-pipeline")
+    spec = pod_spec(api)
+    # Without a file at the plugin's caBundlePath (/etc/mlflow-tracking-ca/ca.crt in the
+    # image's config.json), BuildHTTPClient fails before any request is sent.
+    mounts = [m["mountPath"] for c in containers(api) for m in c.get("volumeMounts", [])]
+    assert not [m for m in mounts if m.startswith("/etc/mlflow-tracking-ca")]
+    assert not [v for v in spec.get("volumes", []) if "mlflow" in json.dumps(v)]
+    # Nothing overrides the plugin's settings from the environment either.
+    for c in containers(api):
+        assert not [name for name in env_of(c) if name.upper().startswith("PLUGINS")]
+    if version == "2.17.0":
+        baseline = {_key(o): o for o in upstream_baseline(rendered)}
+        upstream_api = baseline[_key(api)]
+        assert "mlflow-tracking-ca" in json.dumps(upstream_api), "upstream's mount moved"
+
+
+def _argo_defaults(rendered: compose.Rendered) -> dict[str, Any]:
+    data = find(rendered, "ConfigMap", "workflow-controller-configmap")["data"]
+    return load(data["workflowDefaults"]) if "workflowDefaults" in data else {}
+
+
+@pytest.mark.slow
+def test_run_logs_outlive_the_pods_through_executor_logs(case):
+    _, version, rendered = case
+    api = next(
+        c
+        for c in containers(find(rendered, "Deployment", "ml-pipeline"))
+        if c["name"] == "ml-pipeline-api-server"
+    )
+    # The API server compiles PUBLISH_LOGS into every run: the launcher uploads the step's
+    # log as the executor-logs artifact to the pipeline root.
+    assert env_of(api)["PUBLISH_LOGS"] == "true"
+    # The UI reads that artifact from gs:// with its own identity once the pod is gone.
+    ui_sa = find(rendered, "ServiceAccount", "ml-pipeline-ui")
+    assert ui_sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"]
+    # Argo's own log archive stays off (the UI reads it through S3 clients only).
+    repository = load(
+        find(rendered, "ConfigMap", "workflow-controller-configmap")["data"]["artifactRepository"]
+    )
+    assert repository["archiveLogs"] is False
+    # Workflow TTL: upstream's, as documented.
+    ttl = _argo_defaults(rendered).get("spec", {}).get("ttlStrategy")
+    documented = re.search(
+        r"Argo deletes finished workflows after (\d+) s\s+at 2\.17\.0", DOCS.read_text()
+    )
+    assert documented, "docs/manifests.md must state the workflow TTL"
+    if version == "2.17.0":
+        assert ttl == {
+            "secondsAfterCompletion": int(documented[1]),
+            "secondsAfterSuccess": int(documented[1]),
+            "secondsAfterFailure": int(documented[1]),
+        }
+    else:
+        assert ttl is None  # 2.14.4 keeps finished workflows (and their pods) until deleted
+
+
+# The inverse proxy (docs/manifests.md, "Reaching the UI").
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", VERSIONS)
+def test_the_inverse_proxy_agent_runs_as_its_own_identity_with_least_rights(render, version):
+    rendered = render("dev-inverse-proxy", version)
+    outputs = outputs_of("dev-inverse-proxy")
+    agent = find(rendered, "Deployment", "proxy-agent")
+    spec = pod_spec(agent)
+    assert not spec.get("hostNetwork")  # Workload Identity; baseline Pod Security
+    assert spec["serviceAccountName"] == "proxy-agent-runner"
+    [container] = containers(agent)
+    assert container["image"] == f"ghcr.io/kubeflow/kfp-inverse-proxy-agent:{version}"
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["runAsNonRoot"] is True
+    sa = find(rendered, "ServiceAccount", "proxy-agent-runner")
+    assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"] == (
+        outputs.service_accounts.inverse_proxy
+    )
+    role = find(rendered, "Role", "proxy-agent-runner")
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["inverse-proxy-config"],
+            "verbs": ["get", "patch"],
+        }
+    ]
+    binding = find(rendered, "RoleBinding", "proxy-agent-runner")
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "proxy-agent-runner", "namespace": "kubeflow"}
+    ]
+    config = find(rendered, "ConfigMap", "inverse-proxy-config")
+    assert "data" not in config  # the agent owns its keys; apply never resets them
+    policy = find(rendered, "NetworkPolicy", "proxy-agent")
+    assert selects(policy["spec"]["podSelector"], pod_labels(agent))
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert not policy["spec"].get("ingress")
 
 
 @pytest.mark.slow
@@ -818,9 +1353,11 @@ def test_prod_exposes_the_ui_through_iap(render):
 
 
 @pytest.mark.slow
-def test_dev_has_no_ingress(render):
-    for version in VERSIONS:
-        rendered = render("dev", version)
+def test_only_iap_has_an_ingress(render):
+    for setup, version in CASES:
+        if access_of(setup) == "iap":
+            continue
+        rendered = render(setup, version)
         kinds = {o["kind"] for o in rendered.objects}
         assert not kinds & {"Ingress", "BackendConfig", "FrontendConfig", "ManagedCertificate"}
         annotations = find(rendered, "Service", "ml-pipeline-ui")["metadata"].get("annotations", {})
@@ -830,17 +1367,39 @@ def test_dev_has_no_ingress(render):
 # The contract and the overlay must agree.
 
 
-def test_a_domain_without_iap_ingress_is_refused(project):
+def test_a_domain_without_access_iap_is_refused(project):
     fixture = dev_outputs().model_copy(update={"domain": "kfp.dev.example.com"})
-    with pytest.raises(ConfigError, match="does not expose the UI") as info:
+    with pytest.raises(
+        ConfigError, match=r"has domain 'kfp\.dev\.example\.com' but access"
+    ) as info:
         compose.render(project, "dev", upstream_dir=UPSTREAM, outputs=fixture)
-    assert "iap-ingress" in (info.value.hint or "")
+    assert 'access "iap"' in (info.value.hint or "")
 
 
-def test_iap_ingress_without_a_domain_is_refused(project):
+def test_access_iap_without_a_domain_is_refused(project):
     no_domain = prod_outputs().model_copy(update={"domain": "", "static_ip_name": ""})
-    with pytest.raises(ConfigError, match="no-domain mode"):
+    with pytest.raises(ConfigError, match="says access iap but has no domain"):
         compose.render(project, "prod", upstream_dir=UPSTREAM, outputs=no_domain)
+
+
+def test_the_inverse_proxy_needs_its_service_account(project):
+    fixture = outputs_of("dev-inverse-proxy")
+    missing = fixture.model_copy(
+        update={
+            "service_accounts": fixture.service_accounts.model_copy(update={"inverse_proxy": ""})
+        }
+    )
+    with pytest.raises(ConfigError, match="has no inverse proxy service account"):
+        compose.render(project, "dev", upstream_dir=UPSTREAM, outputs=missing)
+
+
+def test_an_overlay_without_the_access_link_is_refused(tmp_path):
+    project = throwaway_project(tmp_path)
+    overlay = project.root / "manifests" / "overlays" / "dev" / "kustomization.yaml"
+    overlay.write_text(overlay.read_text().replace("- ../../access\n", ""))
+    with pytest.raises(ConfigError, match=r"does not list \.\./\.\./access") as info:
+        compose.render(project, "dev", upstream_dir=UPSTREAM, outputs=dev_outputs())
+    assert "kustomization.yaml" in (info.value.hint or "")
 
 
 def test_another_environments_contract_is_refused(project):
@@ -969,15 +1528,17 @@ def test_our_kustomizations_use_only_modern_fields():
             assert "://" not in entry, f"remote base in {path}"
 
 
-def test_every_component_is_used_by_an_overlay_or_is_a_version():
+def test_every_component_is_used_by_an_overlay_or_is_a_version_or_an_access_mode():
     components = {p.name for p in (REPO / "manifests" / "components").iterdir() if p.is_dir()}
     used = set()
     for overlay in (REPO / "manifests" / "overlays").iterdir():
         data = load((overlay / "kustomization.yaml").read_text())
         used |= {Path(c).name for c in data["components"]}
-        assert data["components"][0] == "../../version"
+        # access first: the version component's image tags must reach the agent too.
+        assert data["components"][:2] == ["../../access", "../../version"]
     versions = {f"kfp-{v.rsplit('.', 1)[0]}" for v in VERSIONS}
-    assert components == (used - {"version"}) | versions
+    access = {Path(c).name for c in compose.ACCESS_COMPONENTS.values()}
+    assert components == (used - {"version", "access"}) | versions | access
 
 
 # checkov. Failures on objects kfp-gcp writes must be zero (fixed, or skipped with a reason
@@ -991,10 +1552,10 @@ def checkov_results(render, tmp_path_factory) -> dict[tuple[str, str], dict[str,
     checkov = Path(sys.executable).parent / "checkov"
     assert checkov.is_file(), "checkov is not installed (uv sync installs the dev group)"
     running = {}
-    for env, version in CASES:
-        path = folder / f"{env}-{version}.yaml"
-        path.write_text(render(env, version).text)
-        running[(env, version)] = subprocess.Popen(
+    for setup, version in CASES:
+        path = folder / f"{setup}-{version}.yaml"
+        path.write_text(render(setup, version).text)
+        running[(setup, version)] = subprocess.Popen(
             [
                 str(checkov),
                 "-f",
@@ -1034,9 +1595,11 @@ def _ours(rendered: compose.Rendered) -> set[str]:
 
 def recorded_checkov() -> dict[tuple[str, str], tuple[int, int]]:
     rows = re.findall(
-        r"^\| (dev|prod), (\d+\.\d+\.\d+) \| (\d+) \| (\d+) \|", DOCS.read_text(), re.M
+        r"^\| (dev|prod|dev-inverse-proxy), (\d+\.\d+\.\d+) \| (\d+) \| (\d+) \|",
+        DOCS.read_text(),
+        re.M,
     )
-    return {(env, version): (int(ours), int(theirs)) for env, version, ours, theirs in rows}
+    return {(setup, version): (int(ours), int(theirs)) for setup, version, ours, theirs in rows}
 
 
 @pytest.mark.slow
@@ -1044,8 +1607,8 @@ def test_checkov_finds_nothing_on_our_objects_and_no_more_on_upstreams(render, c
     recorded = recorded_checkov()
     assert set(recorded) == set(CASES), "docs/manifests.md must record checkov for every render"
     measured = {}
-    for (env, version), result in checkov_results.items():
-        ours = _ours(render(env, version))
+    for (setup, version), result in checkov_results.items():
+        ours = _ours(render(setup, version))
         failed = result["results"]["failed_checks"]
         # A Deployment's pod template is reported as Pod.<ns>.<deployment>.<labels>.
         mine = [
@@ -1058,7 +1621,7 @@ def test_checkov_finds_nothing_on_our_objects_and_no_more_on_upstreams(render, c
                 if o.startswith("Deployment.")
             )
         ]
-        measured[(env, version)] = (len(mine), len(failed) - len(mine))
+        measured[(setup, version)] = (len(mine), len(failed) - len(mine))
         assert not mine, [(f["resource"], f["check_id"], f["check_name"]) for f in mine]
         skipped = {(s["resource"], s["check_id"]) for s in result["results"]["skipped_checks"]}
         assert ("Deployment.kubeflow.cloudsql-proxy", "CKV_K8S_43") in skipped

@@ -617,10 +617,10 @@ def cli(project: Project, *args: str, env: dict[str, str] | None = None) -> Any:
     return CliRunner().invoke(cli_app(), ["--project-dir", str(project.root), *args], env=env or {})
 
 
-def test_register_adds_fetch_and_versions():
+def test_register_adds_fetch_versions_and_pin():
     app = typer.Typer()
     manifests_upstream.register(app)
-    assert [c.name for c in app.registered_commands] == ["fetch", "versions"]
+    assert [c.name for c in app.registered_commands] == ["fetch", "versions", "pin"]
 
 
 def test_the_commands_use_the_service_constants():

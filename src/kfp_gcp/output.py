@@ -45,6 +45,8 @@ def to_jsonable(value: Any) -> Any:
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
+    if callable(getattr(value, "model_dump", None)):  # a pydantic model
+        return to_jsonable(value.model_dump())
     return value
 
 

@@ -7,6 +7,7 @@ variable "platform" {
   description = "The environment's outputs contract."
   nullable    = false
   type = object({
+    access                   = string
     artifact_bucket          = string
     cloudsql_connection_name = string
     cloudsql_password_secret = string
@@ -14,6 +15,7 @@ variable "platform" {
     cluster_dns_endpoint     = string
     cluster_location         = string
     cluster_name             = string
+    control_plane_cidr       = string
     domain                   = string
     environment              = string
     iap_client_id_secret     = string
@@ -24,8 +26,11 @@ variable "platform" {
     region                   = string
     service_accounts = object({
       cloudsql_proxy  = string
+      inverse_proxy   = string
+      object_store    = string
       pipeline_runner = string
       ui              = string
+      viewer          = string
     })
     static_ip_address = string
     static_ip_name    = string
@@ -41,9 +46,21 @@ variable "platform" {
   }
   validation {
     condition = alltrue([
-      for email in values(var.platform.service_accounts) :
-      endswith(email, ".iam.gserviceaccount.com")
+      for key, email in var.platform.service_accounts :
+      endswith(email, ".iam.gserviceaccount.com") || (key == "inverse_proxy" && email == "")
     ])
-    error_message = "service_accounts must be Google service account emails."
+    error_message = "service_accounts must be Google service account emails (inverse_proxy is \"\" unless access is inverse-proxy)."
+  }
+  validation {
+    condition     = contains(["port-forward", "inverse-proxy", "iap"], var.platform.access)
+    error_message = "access must be port-forward, inverse-proxy or iap."
+  }
+  validation {
+    condition     = (var.platform.access == "iap") == (var.platform.domain != "") && (var.platform.access == "inverse-proxy") == (var.platform.service_accounts.inverse_proxy != "")
+    error_message = "access iap goes with a domain, and access inverse-proxy with the agent's service account; the other modes have neither."
+  }
+  validation {
+    condition     = can(cidrhost(var.platform.control_plane_cidr, 0))
+    error_message = "control_plane_cidr must be the GKE control plane's CIDR (the cache webhook's NetworkPolicy admits it)."
   }
 }

@@ -175,7 +175,8 @@ def apply(
         typer.Option(
             "--object-store-secret",
             help="KFP 2.14.4 only: Secret Manager id (projects/P/secrets/S) of JSON "
-            '{"accesskey": ..., "secretkey": ...}, an HMAC key for the artifact bucket.',
+            '{"accesskey": ..., "secretkey": ...}, an HMAC key of the read-only object store '
+            "account (the contract's service_accounts.object_store).",
         ),
     ] = None,
     timeout: Annotated[
@@ -186,8 +187,11 @@ def apply(
 
     Order: credentials for exactly the contract's cluster (DNS endpoint); every Secret
     read from Secret Manager before the first write; the cluster-scoped bundle (CRDs
-    established); the Secrets; everything else with server-side apply; then a wait for
-    every Deployment, failing with the names of those that did not become available.
+    established); the Secrets; the Cloud SQL proxy alone, then a check through it that the
+    database user has the mysql_native_password plugin ML Metadata needs (if not, it
+    stops there and prints the ALTER USER that fixes it); everything else with server-side
+    apply; then a wait for every Deployment, failing with the names of those that did not
+    become available.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -222,6 +226,7 @@ def apply(
         t.add_row("cluster-scoped objects", str(report.cluster_scoped_objects))
         t.add_row("namespaced objects", str(report.namespaced_objects))
         t.add_row("Secrets (from Secret Manager)", ", ".join(report.secrets))
+        t.add_row("database user (ML Metadata can log in)", report.database_user)
         t.add_row("Deployments available", str(len(report.deployments)))
         return t
 

@@ -1,4 +1,4 @@
-"""`kfp-gcp manifests fetch` and `kfp-gcp manifests versions`: the pinned upstream releases.
+"""`kfp-gcp manifests fetch`, `versions` and `pin`: the pinned upstream releases.
 
 The commands are plain functions; `register(app)` adds them to the `manifests` typer app.
 """
@@ -13,7 +13,8 @@ import typer
 from rich.table import Column, Table
 
 from kfp_gcp import output
-from kfp_gcp.errors import ConfigError
+from kfp_gcp.cli.common import OutputsOption
+from kfp_gcp.errors import ConfigError, KfpGcpError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.project import Project
@@ -211,7 +212,129 @@ def versions(
     output.emit(ctx.obj, data, table)
 
 
+def pin(
+    ctx: typer.Context,
+    version: Annotated[
+        str,
+        typer.Option(
+            "--version", help="The KFP release tag to pin, e.g. 2.18.0.", show_default=False
+        ),
+    ],
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env", "-e", help="Render this environment with the current and the new release."
+        ),
+    ],
+    outputs_file: OutputsOption = None,
+    upstream_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--upstream-dir",
+            envvar=UPSTREAM_DIR_ENV,
+            help="Unpacked sources of the current release (default: the fetch cache). The "
+            "new release always goes to, and renders from, the fetch cache.",
+            file_okay=False,
+        ),
+    ] = None,
+    base_url: Annotated[
+        str,
+        typer.Option(
+            "--base-url", envvar=GITHUB_URL_ENV, hidden=True, help="Where to download from."
+        ),
+    ] = GITHUB,
+) -> None:
+    """Pin a new KFP release: download, verify, record, render, and list what to review.
+
+    On a machine that reaches github.com: renders ENV with the current default release,
+    downloads KFP's tag tarball and the Argo Workflows tarball its manifests name, reads
+    the commit git recorded in each, unpacks them into the fetch cache, records tags and
+    commits in manifests/versions.yaml (a release of the same MAJOR.MINOR is replaced),
+    gives the release its components/kfp-MAJOR.MINOR (the existing one with its image tags
+    moved, or a copy of the default's), renders ENV with it, and prints what a reviewer
+    must check: changed images, new or removed RBAC rules and CRDs, settings upstream
+    removed (and those kfp-gcp still sets), the API server's built-in plugins, and the
+    release notes. The default release does not change: edit `default:` after review
+    (docs/upgrading.md).
+
+    Example: kfp-gcp manifests pin --version 2.18.0 --env dev --outputs outputs.json
+    """
+    from kfp_gcp.services.infra import terraform
+    from kfp_gcp.services.manifests import compose, release, upstream
+
+    project = _project(ctx)
+    lock = upstream.load_lock(project)
+    contract = terraform.contract(project, env, outputs_file)
+    current = compose.render(
+        project, env, version=lock.default, upstream_dir=upstream_dir, outputs=contract
+    )
+    output.stderr.print(f"rendered {env} with KFP {current.version} (the default)")
+
+    def progress(label: str, done: int, total: int | None) -> None:
+        if done == 0:
+            output.stderr.print(f"downloading {label}", highlight=False, soft_wrap=True)
+
+    pinned = release.pin(project, version, progress, base_url=base_url)
+    output.stderr.print(
+        f"pinned KFP {pinned.version} ({pinned.kfp.commit[:12]}) with Argo "
+        f"{pinned.argo.tag} ({pinned.argo.commit[:12]}) in manifests/versions.yaml"
+        + (f", replacing {pinned.replaced}" if pinned.replaced else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+    if pinned.scaffolded_from:
+        output.stderr.print(
+            f"created manifests/{pinned.component} from manifests/{pinned.scaffolded_from}: "
+            "review it",
+            highlight=False,
+            soft_wrap=True,
+        )
+    try:
+        new = compose.render(
+            project, env, version=pinned.version, upstream_dir=upstream.cache_dir(project),
+            outputs=contract,
+        )  # fmt: skip
+    except KfpGcpError as exc:
+        raise type(exc)(
+            f"KFP {pinned.version} is pinned, but its render fails: {exc.message}",
+            hint=f"adapt manifests/{pinned.component} (or the components it patches), then "
+            f"kfp-gcp manifests diff --env {env} --from {current.version} --to {pinned.version}",
+        ) from None
+    found = release.review(current, new, pinned.argo.tag, pinned.api_server_plugins)
+
+    def table() -> Table:
+        t = Table(
+            "Check",
+            "What changed",
+            title=f"{env}: KFP {found.old} -> {found.new}: review before making it the default",
+            show_lines=True,
+        )
+        images = "\n".join(f"{name}: {old} -> {new}" for name, old, new in found.images)
+        t.add_row("images", images or "none")
+        t.add_row("RBAC rules", "\n".join(found.rbac) or "none")
+        t.add_row("CRDs", "\n".join(found.crds) or "none")
+        t.add_row("settings upstream removed", "\n".join(found.removed_settings) or "none")
+        t.add_row(
+            "kfp-gcp still sets (upstream removed)", "\n".join(found.stale_settings) or "none"
+        )
+        t.add_row(
+            "API server plugins (config.json)",
+            (", ".join(found.api_server_plugins) or "none")
+            + '\n(docs/manifests.md, "The MLflow plugin": check the proof still holds)',
+        )
+        t.add_row("release notes", "\n".join(found.release_notes))
+        t.add_row(
+            "then",
+            f'set default: "{pinned.version}" in manifests/versions.yaml, add it to the '
+            "tests' VERSIONS, refresh the golden snapshots and checkov numbers",
+        )
+        return t
+
+    output.emit(ctx.obj, {"pinned": pinned, "review": found}, table)
+
+
 def register(app: typer.Typer) -> None:
-    """Add `fetch` and `versions` to the `manifests` typer app."""
+    """Add `fetch`, `versions` and `pin` to the `manifests` typer app."""
     app.command("fetch")(fetch)
     app.command("versions")(versions)
+    app.command("pin")(pin)

@@ -1,8 +1,10 @@
-"""`kfp-gcp ui`: the KFP UI of an environment without a domain, through a port-forward.
+"""`kfp-gcp ui`: where an environment's KFP UI is, by the access mode its contract names.
 
-No-domain mode replaces upstream's inverse proxy (a hostNetwork agent that registers with
-a Google-hosted relay over public egress and bypasses Workload Identity): the UI stays
-private and is reached with the person's own IAM through the cluster's DNS endpoint.
+- iap: the domain, behind Identity-Aware Proxy;
+- inverse-proxy: the URL on Google's inverting proxy that the agent registered, read from
+  the ConfigMap inverse-proxy-config in the cluster;
+- port-forward: a port-forward to the ml-pipeline-ui Service with the person's own IAM,
+  through the cluster's DNS endpoint (also available in the other modes: --port-forward).
 """
 
 from __future__ import annotations
@@ -19,13 +21,22 @@ def ui(
     ctx: typer.Context,
     env: Annotated[str, typer.Option("--env", "-e", help="The environment.")],
     port: Annotated[int, typer.Option(help="Local port.", min=1024, max=65535)] = 8080,
+    port_forward: Annotated[
+        bool,
+        typer.Option(
+            "--port-forward",
+            help="Forward a local port even when the environment has a URL (iap, inverse-proxy).",
+        ),
+    ] = False,
     outputs_file: OutputsOption = None,
 ) -> None:
-    """Open the KFP UI on localhost through a port-forward (no-domain mode).
+    """Show the KFP UI of an environment: its URL, or a port-forward to it.
 
-    Fetches credentials for the environment's cluster through its DNS endpoint (your
-    gcloud identity needs roles/container.developer), forwards localhost:PORT to the
-    ml-pipeline-ui Service and prints the URL. Stop with Ctrl-C.
+    The environment's access mode (the outputs contract's `access`) decides: `iap` prints
+    https://DOMAIN; `inverse-proxy` prints the URL the proxy agent registered (read from the
+    cluster: your gcloud identity needs roles/container.developer; opening the URL needs
+    Service Account User on the agent's Google service account); `port-forward` forwards
+    localhost:PORT to the ml-pipeline-ui Service and prints the URL until Ctrl-C.
     """
     from kfp_gcp.services.cluster import deploy
     from kfp_gcp.services.infra import terraform
@@ -33,8 +44,13 @@ def ui(
 
     project = find_project(ctx.obj.project_dir)
     outputs = terraform.contract(project, env, outputs_file)
-    if outputs.domain:
-        output.stderr.print(f"note: {env} also serves the UI at https://{outputs.domain} (IAP)")
+    if not port_forward and outputs.access == "iap":
+        output.stdout.print(f"KFP UI: https://{outputs.domain}  (Identity-Aware Proxy)")
+        return
+    if not port_forward and outputs.access == "inverse-proxy":
+        url = deploy.inverse_proxy_url(outputs)
+        output.stdout.print(f"KFP UI: {url}  (inverse proxy)", soft_wrap=True)
+        return
     code = deploy.port_forward(
         outputs, port, lambda url: output.stdout.print(f"KFP UI: {url}  (Ctrl-C to stop)")
     )

@@ -1,6 +1,7 @@
 locals {
   labels    = merge({ environment = var.settings.environment, managed-by = "kfp-gcp" }, var.settings.labels)
   domain    = var.settings.ingress.domain
+  access    = coalesce(var.settings.access, local.domain == "" ? "port-forward" : "iap")
   namespace = "kubeflow"
   ingress   = one(module.ingress) # null in no-domain mode
 }
@@ -76,8 +77,12 @@ module "cloudsql" {
 }
 
 module "workload_identity" {
-  source     = "../workload-identity"
-  bucket     = module.storage.name
+  source = "../workload-identity"
+  bucket = module.storage.name
+  inverse_proxy = {
+    enabled = local.access == "inverse-proxy"
+    members = var.settings.ingress.inverse_proxy_members
+  }
   namespace  = local.namespace
   prefix     = var.settings.prefix
   project_id = var.settings.project_id

@@ -1,6 +1,7 @@
 output "platform" {
   description = "The outputs contract (docs/infra-outputs.md, terraform/contract): what the manifests, the pipeline publisher and `kfp-gcp infra outputs` read."
   value = {
+    access                   = local.access
     artifact_bucket          = module.storage.name
     cloudsql_connection_name = module.cloudsql.connection_name
     cloudsql_password_secret = module.cloudsql.password_secret
@@ -8,6 +9,7 @@ output "platform" {
     cluster_dns_endpoint     = module.gke.endpoint_dns
     cluster_location         = module.gke.location
     cluster_name             = module.gke.name
+    control_plane_cidr       = var.settings.network.control_plane_cidr
     domain                   = local.domain
     environment              = var.settings.environment
     iap_client_id_secret     = local.ingress == null ? "" : "projects/${var.settings.project_id}/secrets/${local.ingress.iap_client_id_secret}"

@@ -9,6 +9,11 @@ variable "settings" {
     region         = string
     labels         = optional(map(string), {})
 
+    # How people reach the KFP UI (docs/manifests.md, "Reaching the UI"): "iap" needs
+    # ingress.domain; "port-forward" and "inverse-proxy" need none. Default: "iap" with a
+    # domain, else "port-forward".
+    access = optional(string)
+
     # The CI apply identity (bootstrap output ci_apply_service_account_email): it reaches
     # the KFP API through IAP and reads the database password to create the Kubernetes Secret.
     ci_apply_service_account = string
@@ -48,12 +53,14 @@ variable "settings" {
       soft_delete_retention_days  = optional(number, 7)
     }), {})
 
-    # No domain: no static IP, IAP or certificate; the UI is reached by port-forward.
+    # No domain: no static IP, IAP or certificate; the UI is reached by port-forward or the
+    # inverse proxy (access). inverse_proxy_members may open the inverse proxy's URL.
     ingress = optional(object({
-      deletion_protection = optional(bool, true)
-      dns_managed_zone    = optional(string)
-      domain              = optional(string, "")
-      iap_members         = optional(set(string), [])
+      deletion_protection   = optional(bool, true)
+      dns_managed_zone      = optional(string)
+      domain                = optional(string, "")
+      iap_members           = optional(set(string), [])
+      inverse_proxy_members = optional(set(string), [])
     }), {})
 
     budget = optional(object({
@@ -72,6 +79,18 @@ variable "settings" {
   validation {
     condition     = !var.settings.cluster.gke_free_tier || length(split("-", var.settings.cluster.location)) == 3
     error_message = "settings.cluster.gke_free_tier is true, but the GKE free tier credits only a zonal (or Autopilot) cluster: set cluster.location to a zone such as \"europe-west1-b\", or gke_free_tier to false."
+  }
+  validation {
+    condition     = var.settings.access == null || contains(["port-forward", "inverse-proxy", "iap"], coalesce(var.settings.access, "iap"))
+    error_message = "settings.access must be \"port-forward\", \"inverse-proxy\" or \"iap\" (or left out: iap with a domain, port-forward without)."
+  }
+  validation {
+    condition     = var.settings.access == null || (var.settings.access == "iap") == (try(var.settings.ingress.domain, "") != "")
+    error_message = "settings.access \"iap\" needs settings.ingress.domain, and the other access modes need no domain: set both consistently."
+  }
+  validation {
+    condition     = length(try(var.settings.ingress.inverse_proxy_members, [])) == 0 || var.settings.access == "inverse-proxy"
+    error_message = "settings.ingress.inverse_proxy_members only apply with settings.access = \"inverse-proxy\"."
   }
   validation {
     condition     = can(regex("^[0-9]{6,20}$", var.settings.project_number))

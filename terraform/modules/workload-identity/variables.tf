@@ -1,5 +1,5 @@
 variable "bucket" {
-  description = "Name of the artifact bucket (storage module output name): pipeline_runner gets roles/storage.objectUser and ui roles/storage.objectViewer on it."
+  description = "Name of the artifact bucket (storage module output name): pipeline_runner gets roles/storage.objectUser on it; ui and viewer roles/storage.objectViewer; object_store objectViewer and legacyBucketReader."
   type        = string
   nullable    = false
 
@@ -9,13 +9,34 @@ variable "bucket" {
   }
 }
 
+variable "inverse_proxy" {
+  description = "The inverse proxy access mode (docs/manifests.md): enabled creates the agent's service account and its Workload Identity binding; members (\"user:...\", \"group:...\") get roles/iam.serviceAccountUser on it, which is what lets them open the proxy's URL."
+  nullable    = false
+  type = object({
+    enabled = optional(bool, false)
+    members = optional(set(string), [])
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for m in var.inverse_proxy.members : can(regex("^(user|group|serviceAccount|domain):[^\\s]+$", m))])
+    error_message = "inverse_proxy.members must be IAM principals such as \"group:ml-team@example.com\" or \"user:ana@example.com\"."
+  }
+  validation {
+    condition     = var.inverse_proxy.enabled || length(var.inverse_proxy.members) == 0
+    error_message = "inverse_proxy.members only make sense with inverse_proxy.enabled = true (access \"inverse-proxy\")."
+  }
+}
+
 variable "kubernetes_service_accounts" {
-  description = "Names of the Kubernetes service accounts (in namespace) bound to each Google service account. pipeline_runner and ui are upstream KFP's names; cloudsql_proxy is the Auth Proxy Deployment's."
+  description = "Names of the Kubernetes service accounts (in namespace) bound to each Google service account. pipeline_runner, ui and viewer (TensorBoard pods) are upstream KFP's names; cloudsql_proxy and inverse_proxy are kfp-gcp's Deployments'."
   nullable    = false
   type = object({
     cloudsql_proxy  = optional(string, "cloudsql-proxy")
+    inverse_proxy   = optional(string, "proxy-agent-runner")
     pipeline_runner = optional(string, "pipeline-runner")
     ui              = optional(string, "ml-pipeline-ui")
+    viewer          = optional(string, "kubeflow-pipelines-viewer")
   })
   default = {}
 
@@ -41,7 +62,7 @@ variable "namespace" {
 }
 
 variable "prefix" {
-  description = "Prefix of every resource name (service accounts are \"<prefix>-kfp-runner\", \"<prefix>-kfp-ui\" and \"<prefix>-kfp-sqlproxy\")."
+  description = "Prefix of every resource name (service accounts are \"<prefix>-kfp-runner\", \"-kfp-ui\", \"-kfp-viewer\", \"-kfp-sqlproxy\", \"-kfp-objstore\" and, with the inverse proxy, \"-kfp-invproxy\")."
   type        = string
   nullable    = false
 

@@ -108,6 +108,35 @@ class Kubectl:
         items: list[dict[str, Any]] = json.loads(done.stdout).get("items", [])
         return items
 
+    @contextlib.contextmanager
+    def forward(self, namespace: str, target: str, remote_port: int) -> Iterator[int]:
+        """`kubectl port-forward` of `target` (svc/NAME) to a free local port, for the block."""
+        command = [
+            self.binary, "port-forward", "-n", namespace, target, f":{remote_port}",
+            "--address=127.0.0.1",
+        ]  # fmt: skip
+        with subprocess.Popen(
+            command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as process:
+            assert process.stdout is not None
+            said: list[str] = []
+            port = None
+            for line in process.stdout:
+                said.append(line.strip())
+                # "Forwarding from 127.0.0.1:41237 -> 3306"
+                if line.startswith("Forwarding from 127.0.0.1:"):
+                    port = int(line.split(":", 1)[1].split()[0])
+                    break
+            if port is None:
+                raise RunError(
+                    f"kubectl port-forward to {target} failed: {' '.join(said)[-400:]}",
+                    hint=f"kubectl -n {namespace} get {target} and its pods say why",
+                )
+            try:
+                yield port
+            finally:
+                process.terminate()
+
     def diff(self, manifest: str) -> str:
         """`kubectl diff` output: empty when the cluster already matches."""
         done = self.run(["diff", "--server-side", "-f", "-"], stdin=manifest, check=False)

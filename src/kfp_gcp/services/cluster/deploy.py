@@ -1,5 +1,5 @@
 """Putting rendered manifests on the cluster: `manifests apply`, `manifests diff` (live),
-and `ui` (a port-forward to the KFP UI for no-domain mode)."""
+and `ui` (a port-forward to the KFP UI, or the inverse proxy's URL)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 
 import yaml
 
-from kfp_gcp.errors import ConfigError
+from kfp_gcp.errors import ConfigError, RunError
+from kfp_gcp.services.cluster import database
 from kfp_gcp.services.cluster.access import (
     Kubectl,
     SecretManager,
@@ -27,6 +28,12 @@ MYSQL_SECRET = "mysql-secret"  # noqa: S105
 OBJECT_STORE_SECRET = "mlpipeline-minio-artifact"  # noqa: S105
 # KFP versions whose API server needs real S3-interoperable (HMAC) keys for GCS.
 NEEDS_HMAC = {"2.14.4"}
+# What the inverse proxy agent writes after registering (components/inverse-proxy; keys
+# from upstream's proxy/attempt-register-vm-on-proxy.sh).
+INVERSE_PROXY_CONFIG = "inverse-proxy-config"
+# The Cloud SQL proxy's objects (components/cloudsql) carry this label; its Service is mysql.
+PROXY_LABEL = "cloudsql-proxy"
+PROXY_SERVICE = "mysql"
 
 
 @dataclasses.dataclass
@@ -38,6 +45,7 @@ class ApplyReport:
     namespaced_objects: int
     secrets: list[str]
     deployments: list[str]
+    database_user: str  # the account ML Metadata logs in as, checked on the live instance
 
 
 def objects(text: str) -> list[dict[str, Any]]:
@@ -71,10 +79,12 @@ def secrets_for(
     }
     if version in NEEDS_HMAC:
         if not object_store_secret:
+            account = outputs.service_accounts.object_store
             raise ConfigError(
                 f"KFP {version}'s API server needs S3-interoperable HMAC keys for the bucket",
-                hint='store {"accesskey": ..., "secretkey": ...} of an HMAC key of the '
-                "pipeline-runner service account in Secret Manager and pass "
+                hint=f"create a key of the read-only account Terraform made for it: gcloud "
+                f"storage hmac create {account} --project={outputs.project_id}; store "
+                '{"accesskey": ..., "secretkey": ...} in Secret Manager and pass '
                 "--object-store-secret projects/P/secrets/S (docs/manifests.md)",
             )
         keys = json.loads(manager.access(object_store_secret))
@@ -107,6 +117,24 @@ def existing_secrets(kubectl: Kubectl, namespace: str, names: list[str]) -> set[
     return {line.removeprefix("secret/") for line in done.stdout.split()}
 
 
+def proxy_objects(namespaced: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Cloud SQL proxy's objects of a render (its KSA, Deployment, Service, PDB, policy)."""
+    return [o for o in namespaced if (o["metadata"].get("labels") or {}).get("app") == PROXY_LABEL]
+
+
+def check_database_user(
+    kubectl: Kubectl,
+    outputs: PlatformOutputs,
+    password: str,
+    query: database.DatabaseQuery,
+) -> str:
+    """ML Metadata can log in as the contract's database user (through a port-forward to
+    the proxy Service), or a ConfigError says how to fix the user. For apply and doctor."""
+    with kubectl.forward(outputs.kfp_namespace, f"svc/{PROXY_SERVICE}", 3306) as port:
+        statement = query(port, outputs.cloudsql_user, password)
+    return database.check_mlmd_user(statement, outputs.cloudsql_password_secret)
+
+
 def apply(
     outputs: PlatformOutputs,
     version: str,
@@ -117,9 +145,12 @@ def apply(
     manager: SecretManager | None = None,
     object_store_secret: str | None = None,
     timeout_s: float = 900,
+    database_query: database.DatabaseQuery | None = None,
 ) -> ApplyReport:
     """Cluster-scoped bundle first (CRDs established), then the Secrets from Secret
-    Manager, then everything else with server-side apply; then wait for the Deployments."""
+    Manager, then the Cloud SQL proxy alone and a check, through it, that ML Metadata can
+    log in as the database user; only then everything else with server-side apply, and a
+    wait for the Deployments."""
     manager = manager or SecretManager()
     cluster_objects = objects(cluster_scoped)
     namespaced_objects = objects(namespaced)
@@ -128,6 +159,13 @@ def apply(
         o["metadata"]["name"] for o in cluster_objects if o["kind"] == "CustomResourceDefinition"
     ]
     deployments = {o["metadata"]["name"] for o in namespaced_objects if o["kind"] == "Deployment"}
+    proxy = proxy_objects(namespaced_objects)
+    proxy_deployments = {o["metadata"]["name"] for o in proxy if o["kind"] == "Deployment"}
+    if not proxy_deployments:
+        raise RunError(
+            f"the render has no Deployment labelled app={PROXY_LABEL} (the Cloud SQL proxy)",
+            hint="the overlay must list components/cloudsql; render again",
+        )
     with cluster_credentials(outputs) as env:
         kubectl = Kubectl(env)
         # Every secret is read before the first write: a missing one changes nothing.
@@ -142,6 +180,16 @@ def apply(
         kubectl.apply(
             "---\n".join(secret_manifest(n, namespace, d) for n, d in sorted(wanted.items()))
         )
+        step(f"applying the Cloud SQL proxy ({len(proxy)} objects) and waiting for it")
+        kubectl.apply(yaml.safe_dump_all(proxy, sort_keys=False))
+        wait_for_deployments(kubectl, namespace, proxy_deployments, timeout_s, lambda *_: None)
+        step("checking that ML Metadata can log in as the database user")
+        account = check_database_user(
+            kubectl,
+            outputs,
+            wanted[MYSQL_SECRET]["password"],
+            database_query or database.show_create_user,
+        )
         step(f"applying {len(namespaced_objects)} objects in {namespace}")
         kubectl.apply(namespaced)
         step(f"waiting for {len(deployments)} Deployments")
@@ -154,6 +202,7 @@ def apply(
         namespaced_objects=len(namespaced_objects),
         secrets=sorted(wanted),
         deployments=sorted(deployments),
+        database_user=account,
     )
 
 
@@ -181,3 +230,34 @@ def port_forward(outputs: PlatformOutputs, port: int, ready: Callable[[str], Non
                     ready(f"http://localhost:{port}")
                     announced = True
             return process.wait()
+
+
+def inverse_proxy_url(outputs: PlatformOutputs) -> str:
+    """The UI's URL on Google's inverting proxy, read from the ConfigMap the agent fills."""
+    namespace = outputs.kfp_namespace
+    with cluster_credentials(outputs) as env:
+        done = Kubectl(env).run(
+            ["get", "configmap", INVERSE_PROXY_CONFIG, "-n", namespace, "-o", "json"],
+            check=False,
+        )
+    if done.returncode != 0:
+        if "NotFound" in done.stderr:
+            raise RunError(
+                f"{namespace}/{INVERSE_PROXY_CONFIG} does not exist: the inverse proxy is not "
+                "deployed",
+                hint=f"kfp-gcp manifests apply --env {outputs.environment} (the contract says "
+                f"access {outputs.access})",
+            )
+        raise RunError(
+            f"kubectl get configmap failed: {done.stderr.strip()[-400:]}",
+            hint="check your access to the cluster (roles/container.developer)",
+        )
+    hostname = (json.loads(done.stdout).get("data") or {}).get("Hostname", "").strip()
+    if not hostname:
+        raise RunError(
+            "the inverse proxy agent has not registered yet (no Hostname in "
+            f"{namespace}/{INVERSE_PROXY_CONFIG})",
+            hint=f"kubectl -n {namespace} logs deploy/proxy-agent says how far it got; it "
+            "needs egress to storage.googleapis.com and the proxy's region",
+        )
+    return hostname if hostname.startswith("https://") else f"https://{hostname}"

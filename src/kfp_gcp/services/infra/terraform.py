@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -33,14 +33,18 @@ class StrictModel(BaseModel):
 
 class ServiceAccounts(StrictModel):
     cloudsql_proxy: str
+    inverse_proxy: str  # "" unless access is inverse-proxy
+    object_store: str  # no KSA: the account of KFP 2.14.4's HMAC key
     pipeline_runner: str
     ui: str
+    viewer: str
 
 
 class PlatformOutputs(StrictModel):
     """The outputs contract (terraform/contract/variables.tf, docs/infra-outputs.md): what
     the manifests, the pipeline publisher and `infra outputs` read from an environment."""
 
+    access: Literal["port-forward", "inverse-proxy", "iap"]
     artifact_bucket: str
     cloudsql_connection_name: str
     cloudsql_password_secret: str
@@ -48,6 +52,7 @@ class PlatformOutputs(StrictModel):
     cluster_dns_endpoint: str
     cluster_location: str
     cluster_name: str
+    control_plane_cidr: str
     domain: str
     environment: str
     iap_client_id_secret: str

@@ -2,8 +2,9 @@
 against a prepared upstream release and the environment's outputs contract.
 
 `render` makes a build copy `build/manifests/<env>-<version>/` of `manifests/`, links
-`upstream` (the prepared release, see kfp_gcp.services.manifests.upstream) and `version`
-(`components/kfp-<major.minor>`) into it, writes `overlays/<env>/platform.env` from the
+`upstream` (the prepared release, see kfp_gcp.services.manifests.upstream), `version`
+(`components/kfp-<major.minor>`) and `access` (the component of the contract's access
+mode) into it, writes `overlays/<env>/platform.env` from the
 outputs contract, and runs kustomize (kubectl's, 5.8) twice: `cluster-scoped/` (Namespace,
 CRDs, a ClusterRole) and `overlays/<env>/` (everything in the kubeflow namespace). Nothing
 in git holds a value from the contract: the components copy them from the generated
@@ -29,7 +30,12 @@ from kfp_gcp.services.project import Project, relative
 MANIFESTS = "manifests"
 PLATFORM_ENV = "platform.env"
 NAMESPACE = "kubeflow"
-IAP_COMPONENT = "iap-ingress"
+# The contract's access mode -> the component the overlays link as `access`.
+ACCESS_COMPONENTS: dict[str, str] = {
+    "port-forward": "components/port-forward",
+    "inverse-proxy": "components/inverse-proxy",
+    "iap": "components/iap-ingress",
+}
 # What the committed manifests hold where a value from the outputs contract goes; a render
 # that still contains it has a replacement that did not apply.
 PLACEHOLDER = "set-by-kfp-gcp-platform"
@@ -136,8 +142,9 @@ def version_component(version: str) -> str:
     return f"components/kfp-{major}.{minor}"
 
 
-def check_contract(outputs: PlatformOutputs, env: str, iap: bool) -> None:
-    """The contract fits the overlay: same environment, gs:// root, a domain iff IAP."""
+def check_contract(outputs: PlatformOutputs, env: str, components: list[str]) -> None:
+    """The contract fits the overlay: same environment, gs:// root, and an access mode the
+    overlay can take (it links `access`) with exactly the inputs that mode needs."""
     where = f"the outputs contract of {outputs.environment!r}"
     if outputs.environment != env:
         raise ConfigError(
@@ -159,34 +166,55 @@ def check_contract(outputs: PlatformOutputs, env: str, iap: bool) -> None:
             hint="KFP's default pipeline root must be a gs:// folder of the artifact bucket",
         )
     overlay = f"{MANIFESTS}/overlays/{env}"
-    if outputs.domain and not iap:
+    if "access" not in components:
         raise ConfigError(
-            f"{where} has domain {outputs.domain!r}, but {overlay} does not expose the UI "
-            f"(no components/{IAP_COMPONENT})",
-            hint=f"add ../../components/{IAP_COMPONENT} to {overlay}/kustomization.yaml, or "
-            'set ingress.domain to "" in the environment\'s terraform.tfvars.json and apply',
+            f"{overlay} does not list ../../access, so the contract's access mode "
+            f"({outputs.access}) cannot apply",
+            hint=f"add ../../access to the components of {overlay}/kustomization.yaml "
+            "(render links it to the access mode's component)",
         )
-    if iap and not (outputs.domain and outputs.static_ip_name):
+    settings = "set them in the environment's terraform.tfvars.json and apply"
+    if outputs.access == "iap" and not (outputs.domain and outputs.static_ip_name):
         raise ConfigError(
-            f"{overlay} exposes the UI through IAP (components/{IAP_COMPONENT}), but {where} "
-            "has no domain or static IP (no-domain mode)",
-            hint="set ingress.domain in the environment's terraform.tfvars.json and apply, or "
-            f"remove components/{IAP_COMPONENT} from {overlay}/kustomization.yaml",
+            f"{where} says access iap but has no domain or static IP",
+            hint=f"iap needs settings.ingress.domain; or choose access port-forward or "
+            f"inverse-proxy: {settings}",
+        )
+    if outputs.access != "iap" and outputs.domain:
+        raise ConfigError(
+            f"{where} has domain {outputs.domain!r} but access {outputs.access!r}",
+            hint=f'a domain goes with access "iap"; or set ingress.domain to "": {settings}',
+        )
+    if (outputs.access == "inverse-proxy") != bool(outputs.service_accounts.inverse_proxy):
+        raise ConfigError(
+            f"{where}: access {outputs.access!r} "
+            + (
+                "has no inverse proxy service account"
+                if outputs.access == "inverse-proxy"
+                else "comes with an inverse proxy service account"
+            ),
+            hint="the inverse proxy's Google service account exists exactly when access is "
+            f"inverse-proxy: {settings}",
         )
 
 
 def platform_env(outputs: PlatformOutputs) -> str:
     """The contract's values the components read, as a kustomize env file."""
+    accounts = outputs.service_accounts
     values = {
+        "access": outputs.access,
         "artifact_bucket": outputs.artifact_bucket,
         "cloudsql_connection_name": outputs.cloudsql_connection_name,
+        "control_plane_cidr": outputs.control_plane_cidr,
         "domain": outputs.domain,
         "environment": outputs.environment,
         "pipeline_root": outputs.pipeline_root,
         "project_id": outputs.project_id,
-        "service_account_cloudsql_proxy": outputs.service_accounts.cloudsql_proxy,
-        "service_account_pipeline_runner": outputs.service_accounts.pipeline_runner,
-        "service_account_ui": outputs.service_accounts.ui,
+        "service_account_cloudsql_proxy": accounts.cloudsql_proxy,
+        "service_account_inverse_proxy": accounts.inverse_proxy,
+        "service_account_pipeline_runner": accounts.pipeline_runner,
+        "service_account_ui": accounts.ui,
+        "service_account_viewer": accounts.viewer,
         "static_ip_name": outputs.static_ip_name,
     }
     for key, value in values.items():
@@ -256,19 +284,20 @@ def _load(text: str) -> list[dict[str, Any]]:
     return [doc for doc in yaml.load_all(text, Loader=loader) if doc]
 
 
-def _make_work_dir(project: Project, work: Path, prepared: Path, version: str) -> None:
+def _make_work_dir(project: Project, work: Path, prepared: Path, version: str, access: str) -> None:
     source = project.root / MANIFESTS
 
     def ignore(folder: str, names: list[str]) -> list[str]:
         skipped = [n for n in names if n == PLATFORM_ENV]
         if Path(folder) == source:
-            skipped += [n for n in names if n in ("upstream", "version")]
+            skipped += [n for n in names if n in ("upstream", "version", "access")]
         return skipped
 
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(source, work, ignore=ignore)
     (work / "upstream").symlink_to(prepared, target_is_directory=True)
     (work / "version").symlink_to(version_component(version), target_is_directory=True)
+    (work / "access").symlink_to(ACCESS_COMPONENTS[access], target_is_directory=True)
 
 
 def render(
@@ -295,11 +324,11 @@ def render(
         )
     if outputs is None:
         outputs = terraform.outputs(project, env)
-    check_contract(outputs, env, iap=IAP_COMPONENT in components)
+    check_contract(outputs, env, components)
     prepared = upstream.prepare(project, chosen, upstream.sources_dir(project, upstream_dir))
 
     work = project.build_dir / "manifests" / f"{env}-{chosen}"
-    _make_work_dir(project, work, prepared, chosen)
+    _make_work_dir(project, work, prepared, chosen, outputs.access)
     (work / "overlays" / env / PLATFORM_ENV).write_text(platform_env(outputs), encoding="utf-8")
 
     cluster_scoped = kustomize(work / "cluster-scoped")
@@ -324,6 +353,22 @@ def render(
     )
     (work / "rendered.yaml").write_text(rendered.text, encoding="utf-8")
     return rendered
+
+
+def upstream_objects(rendered: Rendered) -> list[dict[str, Any]]:
+    """The same release composed with none of our components: `kfp/` and the upstream
+    entries of `cluster-scoped/`, built in the render's work folder."""
+    import yaml
+
+    work = rendered.work_dir
+    spec = yaml.safe_load((work / "cluster-scoped" / "kustomization.yaml").read_text())
+    baseline = work / "upstream-cluster-scoped"
+    baseline.mkdir(exist_ok=True)
+    resources = [r for r in spec["resources"] if str(r).startswith("../upstream/")]
+    (baseline / "kustomization.yaml").write_text(
+        yaml.safe_dump({"namespace": spec["namespace"], "resources": resources})
+    )
+    return _load(kustomize(baseline)) + _load(kustomize(work / "kfp"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -38,7 +38,7 @@ GITHUB = "https://github.com"
 KFP_MANIFESTS = "manifests/kustomize"
 ARGO_MANIFESTS = "manifests"
 _KEPT = ("manifests", "LICENSE")
-_ARGO_REMOTE = re.compile(
+ARGO_REMOTE = re.compile(
     r"https://github\.com/argoproj/argo-workflows/(?P<path>[^?\s\"']+)"
     r"\?ref=(?P<ref>[^&\s\"']+)[^\s\"']*"
 )
@@ -289,14 +289,7 @@ def fetch(
         ):
             results.append(cached)
             continue
-        url = base_url.rstrip("/") + pin.url_path
-
-        def on_chunk(done: int, total: int | None, label: str = pin.folder) -> None:
-            progress(label, done, total)
-
-        with tempfile.TemporaryDirectory(dir=target, prefix=".download-") as tmp:
-            tarball = Path(tmp) / "source.tar.gz"
-            size, sha256 = download(url, tarball, on_chunk)
+        with downloaded(target, pin, base_url, progress) as (tarball, url, size, sha256):
             found = tarball_commit(tarball)
             if found != pin.commit:
                 raise RunError(
@@ -305,14 +298,36 @@ def fetch(
                     hint="the tag may have moved upstream: check it, then update the lock "
                     "deliberately; nothing was unpacked",
                 )
-            staging = Path(tmp) / "unpacked"
-            _unpack(tarball, staging, pin.folder, url)
-            marker.unlink(missing_ok=True)
-            shutil.rmtree(target / pin.folder, ignore_errors=True)
-            (staging / pin.folder).rename(target / pin.folder)
-            marker.write_text(pin.commit + "\n")
+            install(tarball, target, pin, url)
         results.append(dataclasses.replace(cached, result="fetched", size=size, sha256=sha256))
     return results
+
+
+@contextlib.contextmanager
+def downloaded(
+    target: Path, pin: Pin, base_url: str, progress: Progress
+) -> Iterator[tuple[Path, str, int, str]]:
+    """A pin's tarball downloaded into a temporary folder of `target`, for the block."""
+    url = base_url.rstrip("/") + pin.url_path
+
+    def on_chunk(done: int, total: int | None, label: str = pin.folder) -> None:
+        progress(label, done, total)
+
+    with tempfile.TemporaryDirectory(dir=target, prefix=".download-") as tmp:
+        tarball = Path(tmp) / "source.tar.gz"
+        size, sha256 = download(url, tarball, on_chunk)
+        yield tarball, url, size, sha256
+
+
+def install(tarball: Path, target: Path, pin: Pin, url: str) -> None:
+    """Unpack a verified tarball into the cache, replacing the folder and its marker."""
+    staging = tarball.parent / "unpacked"
+    _unpack(tarball, staging, pin.folder, url)
+    marker = _marker(target, pin)
+    marker.unlink(missing_ok=True)
+    shutil.rmtree(target / pin.folder, ignore_errors=True)
+    (staging / pin.folder).rename(target / pin.folder)
+    marker.write_text(pin.commit + "\n")
 
 
 def _unpack(tarball: Path, staging: Path, folder: str, url: str) -> None:
@@ -372,7 +387,7 @@ def prepare(project: Project, version: str, sources: Path) -> Path:
                 localize = _Localizer(
                     version, pins, sources, building / "argo", path.parent, origin
                 )
-                path.write_text(_ARGO_REMOTE.sub(localize, text), encoding="utf-8")
+                path.write_text(ARGO_REMOTE.sub(localize, text), encoding="utf-8")
         (building / ".stamp").write_text(stamp)
         if prepared.exists():  # stale: move it aside first (a rename, never half a folder)
             stale = Path(tempfile.mkdtemp(prefix=f".{version}-stale-", dir=prepared.parent))

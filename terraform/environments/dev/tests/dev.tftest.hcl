@@ -35,6 +35,10 @@ run "apply" {
     error_message = "dev runs in no-domain mode: no static IP, no IAP"
   }
   assert {
+    condition     = module.platform.platform.access == "port-forward" && module.platform.platform.service_accounts.inverse_proxy == ""
+    error_message = "dev's committed access mode is port-forward (set access to inverse-proxy to use Google's inverting proxy)"
+  }
+  assert {
     condition     = module.platform.platform.static_ip_name == "" && module.platform.platform.iap_client_id_secret == ""
     error_message = "no-domain mode leaves the ingress fields empty"
   }

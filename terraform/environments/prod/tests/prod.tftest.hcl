@@ -31,6 +31,10 @@ run "apply" {
     error_message = "prod serves the UI on its domain behind IAP"
   }
   assert {
+    condition     = module.platform.platform.access == "iap"
+    error_message = "prod's access mode is iap"
+  }
+  assert {
     condition     = module.platform.platform.static_ip_name == "kfpprod-kfp-ui"
     error_message = "the contract carries the static IP's name for the Ingress annotation"
   }

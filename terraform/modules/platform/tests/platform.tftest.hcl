@@ -34,8 +34,16 @@ run "no_domain_mode" {
     error_message = "KFP runs in namespace kubeflow"
   }
   assert {
-    condition     = toset(keys(output.platform.service_accounts)) == toset(["cloudsql_proxy", "pipeline_runner", "ui"])
-    error_message = "exactly the three Workload Identity service accounts"
+    condition     = toset(keys(output.platform.service_accounts)) == toset(["cloudsql_proxy", "inverse_proxy", "object_store", "pipeline_runner", "ui", "viewer"])
+    error_message = "the contract names the four Workload Identity accounts, the inverse proxy's and the object store's"
+  }
+  assert {
+    condition     = output.platform.access == "port-forward" && output.platform.service_accounts.inverse_proxy == ""
+    error_message = "without a domain or an access setting, the UI is reached by port-forward and no proxy account exists"
+  }
+  assert {
+    condition     = output.platform.control_plane_cidr == "172.16.0.0/28"
+    error_message = "the contract carries the control plane CIDR (the cache webhook's NetworkPolicy admits it)"
   }
   assert {
     condition     = length(module.budget) == 0 && length(module.ingress) == 0
@@ -69,6 +77,104 @@ run "with_domain_and_budget" {
     condition     = length(module.budget) == 1
     error_message = "a budget is created when configured"
   }
+  assert {
+    condition     = output.platform.access == "iap"
+    error_message = "a domain defaults access to iap"
+  }
+}
+
+run "inverse_proxy_access" {
+  variables {
+    settings = {
+      environment              = "dev"
+      prefix                   = "kfptest"
+      project_id               = "acme-ml-test"
+      project_number           = "123456789012"
+      region                   = "europe-west1"
+      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      cluster                  = { location = "europe-west1-b" }
+      access                   = "inverse-proxy"
+      ingress                  = { inverse_proxy_members = ["group:ml@example.com"] }
+    }
+  }
+  assert {
+    condition     = output.platform.access == "inverse-proxy" && output.platform.domain == "" && length(module.ingress) == 0
+    error_message = "the inverse proxy needs no domain, static IP or IAP"
+  }
+  assert {
+    condition     = endswith(output.platform.service_accounts.inverse_proxy, ".iam.gserviceaccount.com")
+    error_message = "the inverse proxy brings its agent's Google service account"
+  }
+  assert {
+    condition     = module.workload_identity.kubernetes_service_accounts.inverse_proxy == "proxy-agent-runner"
+    error_message = "the agent's KSA is proxy-agent-runner"
+  }
+}
+
+run "contract_accepts_the_inverse_proxy_outputs" {
+  command = plan
+  module {
+    source = "../../contract"
+  }
+  variables {
+    platform = run.inverse_proxy_access.platform
+  }
+  assert {
+    condition     = output.platform.access == "inverse-proxy"
+    error_message = "the contract passes the inverse proxy outputs through"
+  }
+}
+
+run "rejects_iap_without_a_domain" {
+  command = plan
+  variables {
+    settings = {
+      environment              = "dev"
+      prefix                   = "kfptest"
+      project_id               = "acme-ml-test"
+      project_number           = "123456789012"
+      region                   = "europe-west1"
+      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      cluster                  = { location = "europe-west1-b" }
+      access                   = "iap"
+    }
+  }
+  expect_failures = [var.settings]
+}
+
+run "rejects_inverse_proxy_with_a_domain" {
+  command = plan
+  variables {
+    settings = {
+      environment              = "prod"
+      prefix                   = "kfptest"
+      project_id               = "acme-ml-test"
+      project_number           = "123456789012"
+      region                   = "europe-west1"
+      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      cluster                  = { location = "europe-west1" }
+      access                   = "inverse-proxy"
+      ingress                  = { domain = "kfp.example.com" }
+    }
+  }
+  expect_failures = [var.settings]
+}
+
+run "rejects_an_unknown_access_mode" {
+  command = plan
+  variables {
+    settings = {
+      environment              = "dev"
+      prefix                   = "kfptest"
+      project_id               = "acme-ml-test"
+      project_number           = "123456789012"
+      region                   = "europe-west1"
+      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      cluster                  = { location = "europe-west1-b" }
+      access                   = "vpn"
+    }
+  }
+  expect_failures = [var.settings]
 }
 
 run "rejects_an_unknown_environment" {

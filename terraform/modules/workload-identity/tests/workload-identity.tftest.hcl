@@ -22,7 +22,7 @@ variables {
   bucket     = "demo-kfp-artifacts"
 }
 
-run "exactly_three_bindings_with_least_privilege" {
+run "exactly_four_bindings_with_least_privilege" {
   command = plan
 
   # Distinct identities, so a binding to the wrong service account would show.
@@ -43,21 +43,40 @@ run "exactly_three_bindings_with_least_privilege" {
     }
   }
 
+  override_resource {
+    target          = google_service_account.service_account["viewer"]
+    override_during = plan
+    values = {
+      email = "demo-kfp-viewer@demo-project.iam.gserviceaccount.com"
+      name  = "projects/demo-project/serviceAccounts/demo-kfp-viewer@demo-project.iam.gserviceaccount.com"
+    }
+  }
+  override_resource {
+    target          = google_service_account.object_store
+    override_during = plan
+    values = {
+      email = "demo-kfp-objstore@demo-project.iam.gserviceaccount.com"
+      name  = "projects/demo-project/serviceAccounts/demo-kfp-objstore@demo-project.iam.gserviceaccount.com"
+    }
+  }
+
   assert {
     condition = { for k, sa in google_service_account.service_account : k => sa.account_id } == {
       cloudsql_proxy  = "demo-kfp-sqlproxy"
       pipeline_runner = "demo-kfp-runner"
       ui              = "demo-kfp-ui"
+      viewer          = "demo-kfp-viewer"
     }
-    error_message = "service accounts must be <prefix>-kfp-runner, -kfp-ui and -kfp-sqlproxy, and no others"
+    error_message = "Workload Identity service accounts must be <prefix>-kfp-runner, -kfp-ui, -kfp-viewer and -kfp-sqlproxy, and no others (no inverse proxy unless enabled)"
   }
   assert {
     condition = toset([for m in google_service_account_iam_member.workload_identity : m.member]) == toset([
       "serviceAccount:demo-project.svc.id.goog[kubeflow/pipeline-runner]",
       "serviceAccount:demo-project.svc.id.goog[kubeflow/ml-pipeline-ui]",
+      "serviceAccount:demo-project.svc.id.goog[kubeflow/kubeflow-pipelines-viewer]",
       "serviceAccount:demo-project.svc.id.goog[kubeflow/cloudsql-proxy]",
     ])
-    error_message = "Workload Identity members must be exactly the three KFP KSAs in kubeflow"
+    error_message = "Workload Identity members must be exactly the four KFP KSAs in kubeflow"
   }
   assert {
     condition     = google_service_account_iam_member.workload_identity["ui"].member == "serviceAccount:demo-project.svc.id.goog[kubeflow/ml-pipeline-ui]"
@@ -78,8 +97,9 @@ run "exactly_three_bindings_with_least_privilege" {
     condition = { for k, m in google_storage_bucket_iam_member.bucket : k => m.role } == {
       pipeline_runner = "roles/storage.objectUser"
       ui              = "roles/storage.objectViewer"
+      viewer          = "roles/storage.objectViewer"
     }
-    error_message = "bucket roles must be exactly objectUser for pipeline_runner and objectViewer for ui"
+    error_message = "bucket roles must be exactly objectUser for pipeline_runner and objectViewer for ui and viewer"
   }
   assert {
     condition     = alltrue([for m in google_storage_bucket_iam_member.bucket : m.bucket == "demo-kfp-artifacts"])
@@ -100,6 +120,37 @@ run "exactly_three_bindings_with_least_privilege" {
     error_message = "objectViewer must go to the UI's GSA and objectUser to the runner's"
   }
   assert {
+    condition     = google_storage_bucket_iam_member.bucket["viewer"].member == "serviceAccount:demo-kfp-viewer@demo-project.iam.gserviceaccount.com"
+    error_message = "the TensorBoard viewer's objectViewer must go to its own GSA"
+  }
+  assert {
+    condition     = google_service_account.object_store.account_id == "demo-kfp-objstore"
+    error_message = "the object store account must be <prefix>-kfp-objstore"
+  }
+  assert {
+    condition = toset([for m in google_storage_bucket_iam_member.object_store : m.role]) == toset([
+      "roles/storage.objectViewer", "roles/storage.legacyBucketReader",
+    ])
+    error_message = "the object store account must be read-only: objectViewer, plus legacyBucketReader for storage.buckets.get (KFP 2.14.4's bucket check)"
+  }
+  assert {
+    condition = alltrue([
+      for m in google_storage_bucket_iam_member.object_store :
+      m.bucket == "demo-kfp-artifacts" && m.member == "serviceAccount:demo-kfp-objstore@demo-project.iam.gserviceaccount.com"
+    ])
+    error_message = "the object store roles must go to its own account, on the artifact bucket only"
+  }
+  assert {
+    condition = !contains([
+      for m in google_service_account_iam_member.workload_identity : m.service_account_id
+    ], "projects/demo-project/serviceAccounts/demo-kfp-objstore@demo-project.iam.gserviceaccount.com")
+    error_message = "no pod may act as the object store account: only its HMAC key uses it"
+  }
+  assert {
+    condition     = length(google_service_account_iam_member.inverse_proxy_user) == 0
+    error_message = "without the inverse proxy nobody gets Service Account User"
+  }
+  assert {
     condition = (
       google_project_iam_member.cloudsql_client.role == "roles/cloudsql.client" &&
       google_project_iam_member.cloudsql_client.project == "demo-project" &&
@@ -112,6 +163,7 @@ run "exactly_three_bindings_with_least_privilege" {
       toset(concat(
         [for m in google_service_account_iam_member.workload_identity : m.role],
         [for m in google_storage_bucket_iam_member.bucket : m.role],
+        [for m in google_storage_bucket_iam_member.object_store : m.role],
         [google_project_iam_member.cloudsql_client.role],
       )),
       toset(["roles/owner", "roles/editor", "roles/viewer"]),
@@ -143,8 +195,8 @@ run "custom_namespace_and_ksa_with_longest_prefix" {
 
   assert {
     condition = alltrue([
-      for sa in google_service_account.service_account :
-      length(sa.account_id) <= 30 && can(regex("^[a-z][-a-z0-9]{4,28}[a-z0-9]$", sa.account_id))
+      for id in concat([for sa in google_service_account.service_account : sa.account_id], [google_service_account.object_store.account_id]) :
+      length(id) <= 30 && can(regex("^[a-z][-a-z0-9]{4,28}[a-z0-9]$", id))
     ])
     error_message = "service account ids must stay valid (6-30 characters) with a 12-character prefix"
   }
@@ -152,6 +204,7 @@ run "custom_namespace_and_ksa_with_longest_prefix" {
     condition = toset([for m in google_service_account_iam_member.workload_identity : m.member]) == toset([
       "serviceAccount:demo-project.svc.id.goog[kfp/pipeline-runner]",
       "serviceAccount:demo-project.svc.id.goog[kfp/ml-pipeline-ui]",
+      "serviceAccount:demo-project.svc.id.goog[kfp/kubeflow-pipelines-viewer]",
       "serviceAccount:demo-project.svc.id.goog[kfp/db-proxy]",
     ])
     error_message = "namespace and KSA names must reach the Workload Identity members"
@@ -164,21 +217,75 @@ run "custom_namespace_and_ksa_with_longest_prefix" {
 
 run "apply_outputs_emails_by_role" {
   assert {
-    condition     = toset(keys(output.emails)) == toset(["cloudsql_proxy", "pipeline_runner", "ui"])
-    error_message = "emails must be keyed exactly cloudsql_proxy, pipeline_runner, ui (the outputs contract)"
+    condition     = toset(keys(output.emails)) == toset(["cloudsql_proxy", "inverse_proxy", "object_store", "pipeline_runner", "ui", "viewer"])
+    error_message = "emails must be keyed exactly like the outputs contract's service_accounts"
   }
   assert {
-    condition     = alltrue([for e in values(output.emails) : endswith(e, ".iam.gserviceaccount.com")])
-    error_message = "emails must be service account emails"
+    condition     = output.emails.inverse_proxy == "" && alltrue([for k, e in output.emails : endswith(e, ".iam.gserviceaccount.com") if k != "inverse_proxy"])
+    error_message = "emails must be service account emails, and inverse_proxy empty while the inverse proxy is off"
   }
   assert {
     condition = output.kubernetes_service_accounts == {
       cloudsql_proxy  = "cloudsql-proxy"
+      inverse_proxy   = "proxy-agent-runner"
       pipeline_runner = "pipeline-runner"
       ui              = "ml-pipeline-ui"
+      viewer          = "kubeflow-pipelines-viewer"
     }
-    error_message = "default KSA names must be upstream's (pipeline-runner, ml-pipeline-ui) and cloudsql-proxy"
+    error_message = "default KSA names must be upstream's (pipeline-runner, ml-pipeline-ui, kubeflow-pipelines-viewer, proxy-agent-runner) and cloudsql-proxy"
   }
+}
+
+run "inverse_proxy_gets_its_own_identity_and_users" {
+  command = plan
+
+  variables {
+    inverse_proxy = { enabled = true, members = ["group:ml@example.com", "user:ana@example.com"] }
+  }
+  override_resource {
+    target          = google_service_account.service_account["inverse_proxy"]
+    override_during = plan
+    values = {
+      email = "demo-kfp-invproxy@demo-project.iam.gserviceaccount.com"
+      name  = "projects/demo-project/serviceAccounts/demo-kfp-invproxy@demo-project.iam.gserviceaccount.com"
+    }
+  }
+
+  assert {
+    condition     = google_service_account.service_account["inverse_proxy"].account_id == "demo-kfp-invproxy"
+    error_message = "the agent's account must be <prefix>-kfp-invproxy"
+  }
+  assert {
+    condition     = google_service_account_iam_member.workload_identity["inverse_proxy"].member == "serviceAccount:demo-project.svc.id.goog[kubeflow/proxy-agent-runner]"
+    error_message = "the agent's KSA proxy-agent-runner must be bound to it"
+  }
+  assert {
+    condition = toset([for m in google_service_account_iam_member.inverse_proxy_user : m.member]) == toset(["group:ml@example.com", "user:ana@example.com"]) && alltrue([
+      for m in google_service_account_iam_member.inverse_proxy_user :
+      m.role == "roles/iam.serviceAccountUser" && m.service_account_id == "projects/demo-project/serviceAccounts/demo-kfp-invproxy@demo-project.iam.gserviceaccount.com"
+    ])
+    error_message = "exactly the members get Service Account User, on the agent's account only"
+  }
+  assert {
+    condition     = !contains(keys(google_storage_bucket_iam_member.bucket), "inverse_proxy")
+    error_message = "the agent gets no bucket role"
+  }
+}
+
+run "rejects_inverse_proxy_members_when_off" {
+  command = plan
+  variables {
+    inverse_proxy = { members = ["group:ml@example.com"] }
+  }
+  expect_failures = [var.inverse_proxy]
+}
+
+run "rejects_a_bare_email_as_member" {
+  command = plan
+  variables {
+    inverse_proxy = { enabled = true, members = ["ana@example.com"] }
+  }
+  expect_failures = [var.inverse_proxy]
 }
 
 run "rejects_bad_prefix" {

@@ -18,6 +18,7 @@ from kfp_gcp.errors import ConfigError, RunError
 from kfp_gcp.services.cluster import deploy
 from kfp_gcp.services.cluster.access import SecretManager, unavailable, wait_for_deployments
 from kfp_gcp.services.infra.terraform import parse_outputs
+from tests import toolchain
 from tests.conftest import REPO
 
 OUTPUTS = parse_outputs((REPO / "tests/fixtures/platform-outputs.json").read_text(), "fixture")
@@ -369,9 +370,9 @@ def test_ui_command_prints_the_local_url(fakes):
     assert "also serves the UI at https://kfp.example.com" in result.stderr
 
 
-# The CLI over render + deploy, offline against ../shared/upstream.
+# The CLI over render + deploy, offline against the upstream sources tests/toolchain.py finds.
 
-UPSTREAM = REPO.parent / "shared" / "upstream"
+UPSTREAM = toolchain.UPSTREAM.path
 
 
 def cli(*args):
@@ -384,6 +385,7 @@ def cli(*args):
 
 @pytest.mark.slow
 def test_diff_between_versions_lists_the_changed_objects():
+    toolchain.require_upstream()
     result = cli(
         "manifests", "diff", "--env", "prod", "--from", "2.14.4", "--to", "2.17.0",
         "--outputs", str(REPO / "tests/fixtures/platform-outputs-prod.json"),
@@ -436,6 +438,7 @@ def test_apply_command_renders_and_applies_with_the_fakes(fakes, monkeypatch):
     ]  # fmt: skip
     state = deployments(*[(name, True) for name in rendered_names])
     Path(os.environ["FAKE_DEPLOYMENTS"]).write_text(json.dumps(state))
+    toolchain.require_upstream()
     result = cli(
         "-o", "json", "manifests", "apply", "--env", "dev",
         "--outputs", str(REPO / "tests/fixtures/platform-outputs.json"),

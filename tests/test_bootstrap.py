@@ -26,12 +26,12 @@ import pytest
 from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
-from kfp_gcp.errors import ConfigError, RunError
+from kfp_gcp.errors import ConfigError, RunError, ToolError
 from kfp_gcp.services.infra import bootstrap, terraform
 from kfp_gcp.services.project import Project
 from tests.conftest import REPO
 from tests.fake_gcs import FakeGcs
-from tests.test_terraform import TF_OFFLINE
+from tests.toolchain import TF_OFFLINE
 
 BUCKETS = {"dev": "kfp-acme-ml-dev-tfstate", "prod": "kfp-acme-ml-prod-tfstate"}
 OWNER, PLAN = "owner-token", "plan-token"
@@ -57,7 +57,11 @@ output "github_variables" {
 def tf_env(monkeypatch):
     """Real terraform on PATH, with the offline providers (tf-offline's mirror)."""
     if not TF_OFFLINE.exists():
-        pytest.fail(f"{TF_OFFLINE} is missing: these tests need ../shared beside the checkout")
+        pytest.fail(
+            f"{TF_OFFLINE} is missing: the bootstrap flow runs Terraform with tf-offline's "
+            "provider mirror (stand-ins that apply offline); on a fork, run it on a machine "
+            "with ../shared beside the checkout, or read its steps in terraform/bootstrap/README.md"
+        )
     exports = subprocess.run([str(TF_OFFLINE), "env"], capture_output=True, text=True, check=True)
     for line in exports.stdout.splitlines():
         if line.startswith("export "):
@@ -147,7 +151,7 @@ def test_first_run_applies_with_local_state_then_moves_it_into_the_bucket(gcs, p
 @pytest.mark.slow
 def test_an_interrupted_first_run_continues_from_its_local_state(gcs, project):
     gcs.buckets.discard(BUCKETS["dev"])  # the apply "created" it, but it is not there yet
-    with pytest.raises(RunError, match="terraform init failed"):
+    with pytest.raises(ToolError, match="terraform init failed"):
         run_bootstrap(project, "dev", local_state=True)
     folder = project.root / "terraform" / "bootstrap"
     assert (folder / "dev.tfstate").is_file()  # applied, kept locally
@@ -206,7 +210,7 @@ def test_plan_identity_cannot_init_before_the_state_exists_and_is_told_why(gcs, 
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("GOOGLE_OAUTH_ACCESS_TOKEN", PLAN)
     try:
-        with pytest.raises(RunError) as caught:
+        with pytest.raises(ToolError) as caught:
             terraform.init(project, "dev", lambda line: None)
     finally:
         monkeypatch.undo()

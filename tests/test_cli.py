@@ -148,6 +148,7 @@ app.add_typer(probe, name="probe", hidden=True)
         errors.CompileError,
         errors.RunError,
         errors.PrerequisiteError,
+        errors.ToolError,
     ],
 )
 def test_each_error_class_prints_two_lines_and_its_own_exit_code(cls):

@@ -14,10 +14,11 @@ from typing import ClassVar
 import pytest
 import yaml
 
-from kfp_gcp.errors import ConfigError, RunError
+from kfp_gcp.errors import ConfigError, RunError, ToolError
 from kfp_gcp.services.cluster import database, deploy
 from kfp_gcp.services.cluster.access import SecretManager, unavailable, wait_for_deployments
 from kfp_gcp.services.infra.terraform import parse_outputs
+from tests import toolchain
 from tests.conftest import REPO
 
 OUTPUTS = parse_outputs((REPO / "tests/fixtures/platform-outputs.json").read_text(), "fixture")
@@ -374,7 +375,7 @@ def test_an_unreadable_answer_is_a_run_error():
 def test_failing_credentials_are_reported_with_the_cluster(fakes, monkeypatch):
     monkeypatch.setenv("FAKE_GCLOUD_FAIL", "1")
     with pytest.raises(
-        RunError, match=f"cannot get credentials for cluster {OUTPUTS.cluster_name}"
+        ToolError, match=f"cannot get credentials for cluster {OUTPUTS.cluster_name}"
     ):
         deploy.apply(
             OUTPUTS,
@@ -568,9 +569,9 @@ def test_ui_says_when_the_proxy_is_not_deployed(fakes):
     assert "kfp-gcp manifests apply --env dev" in result.stderr
 
 
-# The CLI over render + deploy, offline against ../shared/upstream.
+# The CLI over render + deploy, offline against the upstream sources tests/toolchain.py finds.
 
-UPSTREAM = REPO.parent / "shared" / "upstream"
+UPSTREAM = toolchain.UPSTREAM.path
 
 
 def cli(*args):
@@ -583,6 +584,7 @@ def cli(*args):
 
 @pytest.mark.slow
 def test_diff_between_versions_lists_the_changed_objects():
+    toolchain.require_upstream()
     result = cli(
         "manifests", "diff", "--env", "prod", "--from", "2.14.4", "--to", "2.17.0",
         "--outputs", str(REPO / "tests/fixtures/platform-outputs-prod.json"),
@@ -636,6 +638,7 @@ def test_apply_command_renders_and_applies_with_the_fakes(fakes, monkeypatch):
     ]  # fmt: skip
     state = deployments(*[(name, True) for name in rendered_names])
     Path(os.environ["FAKE_DEPLOYMENTS"]).write_text(json.dumps(state))
+    toolchain.require_upstream()
     result = cli(
         "-o", "json", "manifests", "apply", "--env", "dev",
         "--outputs", str(REPO / "tests/fixtures/platform-outputs.json"),

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
-from kfp_gcp.errors import ConfigError, DestroyBlocked, PrerequisiteError, RunError
+from kfp_gcp.errors import ConfigError, DestroyBlocked, PrerequisiteError, ToolError
 from kfp_gcp.services.infra import terraform
 from tests.conftest import REPO
 
@@ -105,12 +105,12 @@ def test_plan_with_detailed_exitcode_exits_2_on_changes(env_project, fake_terraf
     assert "-detailed-exitcode" in fake_terraform()[1]["args"]
 
 
-def test_a_failing_terraform_step_is_a_run_error_naming_the_step(
+def test_a_failing_terraform_step_is_a_tool_error_naming_the_step(
     env_project, fake_terraform, monkeypatch
 ):
     monkeypatch.setenv("FAKE_TF_FAIL_INIT", "1")
     result = cli(env_project, "infra", "plan", "--env", "dev")
-    assert result.exit_code == RunError.exit_code
+    assert result.exit_code == ToolError.exit_code  # not 6: that is for pipeline runs
     assert "terraform init failed in dev (exit code 1)" in result.stderr
     assert [c["args"][0] for c in fake_terraform()] == ["init"]
 
@@ -135,7 +135,7 @@ def test_a_read_only_identity_without_a_state_is_told_how_to_create_it(
     )
     monkeypatch.setenv("FAKE_TF_FAIL_INIT", "1")
     result = cli(env_project, "infra", "plan", "--env", "dev", "--no-lock")
-    assert result.exit_code == RunError.exit_code
+    assert result.exit_code == ToolError.exit_code
     assert "gs://kfp-acme-ml-dev-tfstate/environments/dev/default.tfstate does not exist yet" in (
         result.stderr
     )

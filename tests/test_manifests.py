@@ -1,5 +1,5 @@
 """The kustomize composition (manifests/) rendered for every environment and KFP version,
-offline, against the unpacked upstream releases in ../shared/upstream: golden snapshots,
+offline, against the unpacked upstream releases (tests/toolchain.py finds them): golden snapshots,
 schema validation (kubernetes-validate, the ManagedCertificate and Argo CRDs), policy
 checks on the rendered objects, and checkov.
 
@@ -33,13 +33,14 @@ from kfp_gcp.errors import ConfigError
 from kfp_gcp.services.infra.terraform import PlatformOutputs, parse_outputs
 from kfp_gcp.services.manifests import compose
 from kfp_gcp.services.project import Project
+from tests import toolchain
 from tests.conftest import REPO
 
 # `make test` runs on every core (--dist loadgroup): this module stays on one worker,
 # so its renders and checkov scan run once.
 pytestmark = pytest.mark.xdist_group("renders")
 
-UPSTREAM = REPO.parent / "shared" / "upstream"
+UPSTREAM = toolchain.UPSTREAM.path
 GOLDEN = REPO / "tests" / "golden"
 FIXTURES = REPO / "tests" / "fixtures"
 DOCS = REPO / "docs" / "manifests.md"
@@ -109,12 +110,7 @@ def access_of(setup: str) -> str:
 
 
 def require_upstream() -> None:
-    if not (UPSTREAM / "pipelines-2.17.0").is_dir():
-        pytest.fail(
-            f"the unpacked upstream releases are missing at {UPSTREAM}: these tests render "
-            "against them offline (see ../shared/upstream/README.md). Never skipped.",
-            pytrace=False,
-        )
+    toolchain.require_upstream(UPSTREAM)  # fetched first when the tests use the cache
 
 
 def throwaway_project(root: Path) -> Project:
@@ -294,7 +290,7 @@ def test_the_contract_values_reach_the_objects_not_git(case):
         assert value not in committed
 
 
-# Golden snapshots. decisions.md: no upstream file is committed, so a snapshot holds our
+# Golden snapshots. No upstream file is committed, so a snapshot holds our
 # objects in full, and upstream objects as a digest plus the fields we change.
 
 
@@ -499,7 +495,7 @@ def test_managed_certificate_matches_its_crd(render, version):
     import jsonschema
 
     cert = find(render("prod", version), "ManagedCertificate", "kfp-ui")
-    schema = _crd_schema(UPSTREAM / "gke-managed-certs" / "managedcertificates-crd.yaml")
+    schema = _crd_schema(toolchain.managed_certificate_crd(UPSTREAM))
     jsonschema.validate(cert, schema)
     assert cert["apiVersion"] == "networking.gke.io/v1"
     assert cert["spec"]["domains"] == [prod_outputs().domain]

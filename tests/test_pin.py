@@ -24,7 +24,7 @@ import yaml
 from typer.testing import CliRunner
 
 from kfp_gcp.cli import app
-from kfp_gcp.errors import ConfigError, RunError
+from kfp_gcp.errors import ConfigError, RunError, ToolError
 from kfp_gcp.services.manifests import release, upstream
 from kfp_gcp.services.project import Project
 from tests.conftest import REPO
@@ -289,7 +289,7 @@ def test_a_release_whose_render_breaks_is_pinned_and_the_error_says_what_to_adap
 ):
     project = make_project(tmp_path / "repo", keep=("2.17.0", "2.14.4"))
     result = pin_cli(project, server, "2.17.7")
-    assert result.exit_code == RunError.exit_code, result.output
+    assert result.exit_code == ToolError.exit_code, result.output
     assert "KFP 2.17.7 is pinned, but its render fails" in result.stderr
     assert "manifests diff --env dev --from 2.17.0 --to 2.17.7" in result.stderr
     # The runner-rbac patch refused a Role whose first rule is no longer the secrets one.

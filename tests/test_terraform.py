@@ -1,5 +1,6 @@
 """The Terraform, proven offline: fmt, validate, the modules' own `terraform test` files,
-and checkov. Runs real Terraform through ../shared/tools/tf-offline (decisions.md)."""
+and checkov. Runs real Terraform through the runner tests/toolchain.py chooses:
+../shared/tools/tf-offline where it exists, else the real providers."""
 
 import json
 import os
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import toolchain
 from tests.conftest import REPO
 
 TERRAFORM = REPO / "terraform"
-TF_OFFLINE = REPO.parent / "shared" / "tools" / "tf-offline" / "tf-offline"
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 
 
@@ -27,13 +28,12 @@ def with_tests() -> list[Path]:
 
 
 def tf_offline(*args: str, timeout: int = 300) -> subprocess.CompletedProcess[str]:
-    if not TF_OFFLINE.exists():
-        pytest.fail(
-            f"{TF_OFFLINE} is missing: the Terraform tests need ../shared beside the checkout "
-            "(CI provides it; see the README)"
-        )
     return subprocess.run(
-        [str(TF_OFFLINE), *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+        [*toolchain.terraform_command(), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -65,7 +65,7 @@ def test_validate(root):
     ]
     assert done.returncode == 0, "\n".join(problems) or done.stderr
     assert report.get("valid"), done.stdout
-    # Deprecated arguments are removed in provider 7.0 (decisions.md): warnings fail too.
+    # Deprecated arguments are removed in provider 7.0: warnings fail too.
     assert not problems, "\n".join(problems)
 
 

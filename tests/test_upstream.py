@@ -3,7 +3,7 @@ the remote Argo bases.
 
 Fetching is tested against a local HTTP server (127.0.0.1 only) serving real `git archive`
 tarballs of throwaway git repositories, with a lock that pins their commits. Localizing
-and rendering are tested against the real upstream sources in ../shared/upstream.
+and rendering are tested against the real upstream sources (tests/toolchain.py finds them).
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from kfp_gcp.cli import _ReportingGroup, manifests_upstream
 from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
 from kfp_gcp.services.manifests import upstream
 from kfp_gcp.services.project import Project
+from tests import toolchain
 from tests.conftest import REPO
 
-SHARED = REPO.parent / "shared" / "upstream"
 KUBECTL = REPO / ".venv" / "bin" / "kubectl"
 REMOTE_ARGO = "https://github.com/argoproj/argo-workflows"
 # Only connections to the local test server are allowed (pytest-socket).
@@ -191,12 +191,7 @@ def real_lock_project(tmp_path: Path) -> Project:
 
 @pytest.fixture
 def shared() -> Path:
-    if not (SHARED / "pipelines-2.17.0").is_dir():
-        pytest.fail(
-            f"the unpacked upstream sources are missing at {SHARED}: these tests need "
-            "../shared/upstream beside the repository (see decisions.md, Upstream KFP)"
-        )
-    return SHARED
+    return toolchain.require_upstream()
 
 
 # A local stand-in for github.com.

@@ -67,6 +67,13 @@ class PublishError(KfpGcpError):
     label = "publish failed"
 
 
+class ToolError(KfpGcpError):
+    """terraform, kubectl (kustomize) or gcloud failed; the message keeps the tool's words."""
+
+    exit_code = 10
+    label = "tool failed"
+
+
 INTERNAL_ERROR_EXIT_CODE = 1
 
 # Documented in docs/cli.md; a test keeps the two in step.

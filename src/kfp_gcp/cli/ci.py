@@ -11,7 +11,7 @@ import typer
 
 from kfp_gcp import output
 from kfp_gcp.cli.common import project as _project
-from kfp_gcp.errors import RunError
+from kfp_gcp.errors import ToolError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.ops.ci import Body
@@ -149,8 +149,9 @@ def terraform_check(
 
     failed = ci.terraform_check(_project(ctx), echo, tests=tests, checkov=checkov)
     if failed:
-        raise RunError(
+        raise ToolError(
             "Terraform checks failed: " + ", ".join(failed),
-            hint="read the output above; `terraform fmt -recursive terraform` fixes formatting",
+            hint="terraform's and checkov's words are in the output above; `kfp-gcp infra fmt` "
+            "fixes formatting",
         )
     output.stderr.print("Terraform checks passed")

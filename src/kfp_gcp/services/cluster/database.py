@@ -72,8 +72,10 @@ def show_create_user(port: int, user: str, password: str) -> str:
         if code == 1045:  # ER_ACCESS_DENIED_ERROR
             raise ConfigError(
                 f"the database refused user {user!r}: {exc.args[-1]}",
-                hint="the password in Secret Manager and the Cloud SQL user disagree: "
-                "set the user's password from the secret (terraform apply does)",
+                hint="the password in Secret Manager and the Cloud SQL user disagree: set both "
+                "again by raising cloudsql.password_version in the environment's "
+                "terraform.tfvars.json, then `kfp-gcp infra plan --env ENV` and "
+                "`kfp-gcp infra apply --env ENV`",
             ) from None
         raise PrerequisiteError(
             f"cannot reach the database through the Cloud SQL proxy: {exc.args[-1]}",

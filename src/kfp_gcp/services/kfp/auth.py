@@ -37,6 +37,13 @@ from kfp_gcp.errors import ConfigError, PrerequisiteError
 
 TOKEN_ENV = "KFP_GCP_ID_TOKEN"  # noqa: S105 (the name of a variable, not a secret)
 IAM_CREDENTIALS = "https://iamcredentials.googleapis.com"
+# What works for a person: a user login cannot mint an ID token for another audience.
+IMPERSONATE_HINT = (
+    "log in as a service account you may impersonate (you hold "
+    "roles/iam.serviceAccountTokenCreator on it; it is in ingress.iap_members): `gcloud auth "
+    "application-default login --impersonate-service-account=SA_EMAIL`, or set "
+    f"{TOKEN_ENV} (docs/publishing.md, IAM the caller needs)"
+)
 # Refresh this long before `exp`: covers clock skew and a slow upload in flight.
 REFRESH_MARGIN_S = 300.0
 
@@ -173,8 +180,7 @@ def adc_id_token_credentials(audience: str) -> tuple[Any, str]:
     except google.auth.exceptions.DefaultCredentialsError as exc:
         raise PrerequisiteError(
             f"no Google credentials to reach KFP through IAP: {exc}",
-            hint=f"set {TOKEN_ENV} to an ID token for the IAP client, or use ADC that can mint "
-            "ID tokens (docs/publishing.md)",
+            hint=IMPERSONATE_HINT,
         ) from None
     if isinstance(credentials, impersonated_credentials.Credentials):
         return (
@@ -202,8 +208,7 @@ def adc_id_token_credentials(audience: str) -> tuple[Any, str]:
         raise PrerequisiteError(
             f"Application Default Credentials of type {type(credentials).__name__} cannot mint "
             "ID tokens (a user login cannot)",
-            hint="run `gcloud auth application-default login --impersonate-service-account=SA`, "
-            f"or set {TOKEN_ENV} (docs/publishing.md)",
+            hint=IMPERSONATE_HINT,
         ) from None
 
 

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kfp_gcp.errors import ConfigError
+from kfp_gcp.errors import ConfigError, PrerequisiteError
 from kfp_gcp.services.infra import terraform
 from kfp_gcp.services.kfp import auth as kfp_auth
 from kfp_gcp.services.kfp.api import KfpApi, RetryPolicy
@@ -67,7 +67,12 @@ def resolve(
         from kfp_gcp.services.cluster.access import SecretManager
 
         secrets = SecretManager()
-    audience = secrets.access(outputs.iap_client_id_secret).strip()
+    try:
+        audience = secrets.access(outputs.iap_client_id_secret).strip()
+    except PrerequisiteError as exc:
+        # No ADC at all: a plain `application-default login` would fix this read, then fail
+        # at the ID token; say at once what does both.
+        raise PrerequisiteError(exc.message, hint=kfp_auth.IMPERSONATE_HINT) from None
     return Target(host=f"https://{outputs.domain}", namespace=ns, audience=audience)
 
 

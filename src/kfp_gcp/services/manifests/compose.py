@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from kfp_gcp.errors import ConfigError, RunError
+from kfp_gcp.errors import ConfigError, RunError, ToolError
 from kfp_gcp.services.cluster.access import tool
 from kfp_gcp.services.infra.terraform import PlatformOutputs
 from kfp_gcp.services.manifests import upstream
@@ -107,9 +107,10 @@ def kustomize(folder: Path) -> str:
     )
     if result.returncode != 0:
         message = " ".join(result.stderr.split())[-600:] or f"exit code {result.returncode}"
-        raise RunError(
+        raise ToolError(
             f"kustomize build of {folder} failed: {message}",
-            hint="check the kustomization files under manifests/ (kustomize's message above)",
+            hint="fix the kustomization file in kustomize's message (under manifests/), then "
+            "render again",
         )
     return result.stdout
 

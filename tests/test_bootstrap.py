@@ -31,7 +31,7 @@ from kfp_gcp.services.infra import bootstrap, terraform
 from kfp_gcp.services.project import Project
 from tests.conftest import REPO
 from tests.fake_gcs import FakeGcs
-from tests.toolchain import TF_OFFLINE
+from tests.toolchain import TF_OFFLINE, terraform_command
 
 BUCKETS = {"dev": "kfp-acme-ml-dev-tfstate", "prod": "kfp-acme-ml-prod-tfstate"}
 OWNER, PLAN = "owner-token", "plan-token"
@@ -55,13 +55,12 @@ output "github_variables" {
 
 @pytest.fixture
 def tf_env(monkeypatch):
-    """Real terraform on PATH, with the offline providers (tf-offline's mirror)."""
+    """Real terraform with tf-offline's provider mirror where ../shared exists; on a fork,
+    the Terraform kfp-gcp runs with the real providers from the registry (the stand-in
+    resources never call Google)."""
     if not TF_OFFLINE.exists():
-        pytest.fail(
-            f"{TF_OFFLINE} is missing: the bootstrap flow runs Terraform with tf-offline's "
-            "provider mirror (stand-ins that apply offline); on a fork, run it on a machine "
-            "with ../shared beside the checkout, or read its steps in terraform/bootstrap/README.md"
-        )
+        terraform_command()  # fails, saying what to provide, when there is no Terraform
+        return
     exports = subprocess.run([str(TF_OFFLINE), "env"], capture_output=True, text=True, check=True)
     for line in exports.stdout.splitlines():
         if line.startswith("export "):

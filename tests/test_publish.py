@@ -242,6 +242,7 @@ def test_dry_run_lists_but_never_writes(fake, project):
 
 
 def test_namespace_setting_is_sent_and_respected(fake, project):
+    fake.multi_user = True  # single-user KFP replaces every namespace with "" (ReplaceNamespace)
     summary = deploy(fake, project, namespace="team-a")
     assert {p["namespace"] for p in fake.pipelines.values()} == {"team-a"}
     assert summary.namespace == "team-a"

@@ -740,7 +740,8 @@ class FakeKfp:
                     "page token is specified"
                 )
             sort_by, raw_filter, after = state["sort_by"], state["filter"], state["next"]
-        items = [i for i in items if _matches(i, raw_filter, fields)]
+        predicates = _predicates(raw_filter, fields)
+        items = [i for i in items if _matches(i, predicates)]
         words = sort_by.lower().split()
         if len(words) > 2 or (len(words) == 2 and words[1] not in ("asc", "desc")):
             raise bad_request(f"Received invalid sort by format {sort_by!r}")
@@ -775,14 +776,16 @@ def _sort_value(item: dict[str, Any], field: str) -> Any:
     return fold(value) if isinstance(value, str) else value
 
 
-def _matches(item: dict[str, Any], raw_filter: str, fields: dict[str, str]) -> bool:
+def _predicates(raw_filter: str, fields: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(operation, model field, value) of each predicate; a 400 for what the server refuses."""
     if not raw_filter:
-        return True
+        return []
     text = raw_filter.replace('"stringValue":', '"string_value":')
     try:
         data = json.loads(text)
     except ValueError:
         raise bad_request(f"failed to parse valid filter from {raw_filter!r}") from None
+    parsed = []
     for predicate in data.get("predicates", []):
         unknown = set(predicate) - {"operation", "op", "key", "string_value", "int_value",
                                     "long_value"}  # fmt: skip
@@ -793,19 +796,23 @@ def _matches(item: dict[str, Any], raw_filter: str, fields: dict[str, str]) -> b
             operation = OPERATIONS.get(operation, operation)
         if predicate.get("key") not in fields:
             raise bad_request(f"Invalid filter key: {predicate.get('key')!r}")
-        actual = item.get(fields[predicate["key"]], "")
         value = predicate.get("string_value")
         if value is None:
             raise bad_request("this double supports string predicates only")
-        if operation == "EQUALS":
-            ok = fold(str(actual)) == fold(value)
-        elif operation == "NOT_EQUALS":
-            ok = fold(str(actual)) != fold(value)
-        elif operation == "IS_SUBSTRING":
-            ok = like(f"%{value}%", str(actual))
-        else:
+        if operation not in ("EQUALS", "NOT_EQUALS", "IS_SUBSTRING"):
             raise bad_request(f"operation {operation!r} is not modelled by this double")
-        if not ok:
+        parsed.append((operation, fields[predicate["key"]], value))
+    return parsed
+
+
+def _matches(item: dict[str, Any], predicates: list[tuple[str, str, str]]) -> bool:
+    for operation, field, value in predicates:
+        actual = str(item.get(field, ""))
+        if operation == "EQUALS" and fold(actual) != fold(value):
+            return False
+        if operation == "NOT_EQUALS" and fold(actual) == fold(value):
+            return False
+        if operation == "IS_SUBSTRING" and not like(f"%{value}%", actual):
             return False
     return True
 

@@ -76,11 +76,18 @@ def api_for(fake, namespace="kubeflow", **policy):
     return api
 
 
-def deploy(fake, project, names=None, dry_run=False, **policy):
+def deploy(fake, project, names=None, dry_run=False, full=False, allow_rollback=False, **policy):
     from kfp_gcp.services.project import select
 
     prepared = publish.prepare(project, select(project, "pipeline", names))
-    return publish.deploy(api_for(fake, **policy), project, prepared, dry_run=dry_run)
+    return publish.deploy(
+        api_for(fake, **policy),
+        project,
+        prepared,
+        dry_run=dry_run,
+        full=full,
+        allow_rollback=allow_rollback,
+    )
 
 
 def rewrite(project, name, text):

@@ -69,6 +69,7 @@ class Retry:
     reason: str
     attempt: int  # the attempt that failed, from 1
     delay: float  # seconds until the next one
+    note: str = ""  # what happens instead of a plain retry
 
 
 @dataclasses.dataclass
@@ -297,6 +298,9 @@ class KfpApi:
             try:
                 return self.call(what, create, create=True), True
             except Ambiguous as exc:
+                if self.on_retry:
+                    note = "listing to see whether it was written before sending it again"
+                    self.on_retry(Retry(what, str(exc), 1, 0.0, note))
                 found = find()
                 if found is not None:
                     return found, False
@@ -309,7 +313,8 @@ class KfpApi:
                     ) from None
                 self._count(retries=1)
                 if self.on_retry:
-                    self.on_retry(Retry(f"{what} (nothing was written)", str(exc), 1, delay))
+                    note = f"nothing was written; sending it again in {delay:.1f}s"
+                    self.on_retry(Retry(what, str(exc), 1, delay, note))
                 self.policy.sleep(delay)
 
     def _pages(self, what: str, fn: Callable[..., Any], field: str, **kwargs: Any) -> Iterator[Any]:
@@ -424,42 +429,48 @@ class KfpApi:
 
     # Experiments.
 
-    def _experiment_named(self, name: str) -> Any | None:
-        for experiment in self._pages(
-            f"find experiment {name!r}",
-            self.client._experiment_api.experiment_service_list_experiments,
-            "experiments",
-            namespace=self.namespace,
-            filter=eq_filter("display_name", name),
-        ):
-            if experiment.display_name == name:
-                return experiment
-        return None
+    def _experiments_equal(self, name: str) -> list[Any]:
+        """Experiments the server calls equal to `name` (it ignores case and accents)."""
+        return list(
+            self._pages(
+                f"find experiment {name!r}",
+                self.client._experiment_api.experiment_service_list_experiments,
+                "experiments",
+                namespace=self.namespace,
+                filter=eq_filter("display_name", name),
+            )
+        )
 
     def experiment_id(self, name: str) -> str:
-        """The experiment called `name`, created when missing (names are unique, so a
-        concurrent create answers 409 and one more list finds it)."""
+        """The experiment called `name`, created when missing. Names are unique, so a
+        concurrent create answers 409; one more list then finds it, or the name clashes
+        with one that differs only in case or accents, which is an error."""
         import kfp_server_api
 
-        found = self._experiment_named(name)
-        if found is None:
+        def exact(found: list[Any]) -> Any | None:
+            return next((e for e in found if e.display_name == name), None)
+
+        experiment = exact(self._experiments_equal(name))
+        if experiment is None:
             body = kfp_server_api.V2beta1Experiment(display_name=name, namespace=self.namespace)
             try:
-                found = self.call(
+                experiment = self.call(
                     f"create experiment {name!r}",
                     self.client._experiment_api.experiment_service_create_experiment,
                     experiment=body,
                 )
             except AlreadyExists:
-                found = self._experiment_named(name)
-                if found is None:
+                found = self._experiments_equal(name)
+                experiment = exact(found)
+                if experiment is None:
+                    others = ", ".join(repr(e.display_name) for e in found) or "one not listed"
                     raise PublishError(
-                        f"experiment {name!r} conflicts with an existing one in namespace "
-                        f"{self.namespace!r}, yet none has exactly this name",
-                        hint="KFP compares experiment names ignoring case and accents; rename "
-                        "the experiment in schedules.yaml or --experiment",
+                        f"experiment {name!r} clashes with {others} in namespace "
+                        f"{self.namespace!r}: KFP compares names ignoring case and accents",
+                        hint="use that experiment's exact name (schedules.yaml `experiment`, or "
+                        "--experiment), or another name",
                     ) from None
-        return str(found.experiment_id)
+        return str(experiment.experiment_id)
 
     # Recurring runs.
 

@@ -102,16 +102,16 @@ def test_pages_default_to_20_cap_at_200_and_tokens_pin_sort_and_filter(fake):
     # list/list.go validatePageSize and the token check in validatedListOptions.
     for i in range(25):
         upload(fake, f"p{i:02d}")
-    status, _, text = call(fake, "GET", "pipelines")
+    _, _, text = call(fake, "GET", "pipelines")
     page = json.loads(text)
     assert len(page["pipelines"]) == 20
     assert page["total_size"] == 25
     token = page["next_page_token"]
     assert json.loads(base64.b64decode(token))  # base64 JSON, as the server's
-    status, _, text = call(fake, "GET", "pipelines", {"page_token": token})
+    _, _, text = call(fake, "GET", "pipelines", {"page_token": token})
     assert len(json.loads(text)["pipelines"]) == 5
     assert call(fake, "GET", "pipelines", {"page_token": token, "sort_by": "name"})[0] == 400
-    status, _, text = call(fake, "GET", "pipelines", {"page_size": 500})
+    _, _, text = call(fake, "GET", "pipelines", {"page_size": 500})
     assert len(json.loads(text)["pipelines"]) == 25  # capped at 200, not refused
 
 
@@ -122,7 +122,7 @@ def test_same_second_versions_list_by_id_after_the_second(fake):
     pid = fake.pipeline_named("p")["pipeline_id"]
     for i in range(4):
         fake.add_version(pid, f"v{i}", "", {"pipelineInfo": {"name": "p"}})
-    status, _, text = call(fake, "GET", f"pipelines/{pid}/versions",
+    _, _, text = call(fake, "GET", f"pipelines/{pid}/versions",
                            {"sort_by": "created_at desc", "page_size": 1})  # fmt: skip
     (newest,) = json.loads(text)["pipeline_versions"]
     same_second = sorted(fake.versions.values(), key=lambda v: v["pipeline_version_id"])

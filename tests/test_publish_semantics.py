@@ -32,10 +32,14 @@ def fake(socket_enabled):
     server.stop()
 
 
+def schedule(project, cron):
+    (project.root / "pipelines/alpha/schedules.yaml").write_text(SCHEDULES.format(cron=cron))
+
+
 @pytest.fixture
 def project(make_project):
     project = make_project({"alpha": pipeline_source("alpha")})
-    (project.root / "pipelines/alpha/schedules.yaml").write_text(SCHEDULES.format(cron="0 0 2 * * *"))
+    schedule(project, "0 0 2 * * *")
     return project
 
 
@@ -72,7 +76,7 @@ def forget_pipelines():
 
 def test_a_recurring_run_written_then_5xx_is_created_once(fake, project):
     # CreateJob makes the ScheduledWorkflow, then the answer can still be a 5xx.
-    fake.faults = [Fault(status=503, methods=frozenset({"POST"}), path="/recurringruns", after=True)]
+    fake.faults = [Fault(status=503, methods=frozenset({"POST"}), path=RR, after=True)]
     summary = deploy(fake, project)
     (result,) = summary.results[0].schedules
     assert result.status == "created"
@@ -158,7 +162,7 @@ def both_create_at_once(fake):
 def test_two_deploys_at_once_leave_exactly_one_enabled_recurring_run(fake, project):
     (project.root / "pipelines/alpha/schedules.yaml").unlink()
     deploy(fake, project)  # the pipeline exists; now both deploys add the same schedule
-    (project.root / "pipelines/alpha/schedules.yaml").write_text(SCHEDULES.format(cron="0 0 2 * * *"))
+    schedule(project, "0 0 2 * * *")
     prepared = publish.prepare(project, select(project, "pipeline"))
     both_create_at_once(fake)
     summaries = run_concurrently(
@@ -174,6 +178,44 @@ def test_two_deploys_at_once_leave_exactly_one_enabled_recurring_run(fake, proje
     assert fake.writes == []
 
 
+def test_a_late_enable_from_a_concurrent_deploy_is_undone_by_its_own_check(fake, project):
+    """A enables its run after B, which did not see it enabled, enabled its own: the
+    list A makes after writing finds two enabled and turns its own off."""
+    (project.root / "pipelines/alpha/schedules.yaml").unlink()
+    deploy(fake, project)
+    api_for(fake).experiment_id("alpha")
+    schedule(project, "0 0 2 * * *")
+    prepared = publish.prepare(project, select(project, "pipeline"))
+    fake.clock_step = 0  # one second: the id decides which run of the name is kept
+    ids = iter(range(2**100, 0, -1))  # each new id sorts before the previous one
+    fake._uuid = lambda: f"{next(ids):032x}"
+    lock, seen = threading.Lock(), {"create": 0, "enable": 0}
+    a_enabling, b_enabling = threading.Event(), threading.Event()
+
+    def interleave(path, query):
+        kind = "create" if path == RR else "enable" if path.endswith(":enable") else ""
+        if not kind:
+            return
+        with lock:
+            seen[kind] += 1
+            n = seen[kind]
+        if kind == "create" and n == 2:  # B creates once A has decided to enable its own
+            assert a_enabling.wait(10)
+        if kind == "enable" and n == 1:  # A's enable lands after B's
+            a_enabling.set()
+            assert b_enabling.wait(10)
+            time.sleep(0.3)
+        if kind == "enable" and n == 2:
+            b_enabling.set()
+
+    fake.before_write = interleave
+    run_concurrently(*[lambda: publish.deploy(api_for(fake), project, prepared)] * 2)
+    assert seen == {"create": 2, "enable": 2}
+    assert len(fake.enabled()) == 1
+    kept = min(fake.recurring.values(), key=lambda r: r["recurring_run_id"])
+    assert kept["mode"] == "ENABLE"
+
+
 def test_two_deploys_of_different_schedules_at_once_leave_exactly_one_enabled(
     fake, project, tmp_path
 ):
@@ -181,8 +223,8 @@ def test_two_deploys_of_different_schedules_at_once_leave_exactly_one_enabled(
     deploy(fake, project)
     other = Project(tmp_path / "laptop")
     shutil.copytree(project.root, other.root)
-    (project.root / "pipelines/alpha/schedules.yaml").write_text(SCHEDULES.format(cron="0 0 2 * * *"))
-    (other.root / "pipelines/alpha/schedules.yaml").write_text(SCHEDULES.format(cron="0 0 4 * * *"))
+    schedule(project, "0 0 2 * * *")
+    schedule(other, "0 0 4 * * *")
     ci = publish.prepare(project, select(project, "pipeline"))
     laptop = publish.prepare(other, select(other, "pipeline"))
     both_create_at_once(fake)
@@ -443,9 +485,7 @@ def test_same_second_versions_deploy_and_submit_agree_on_the_newest(fake, projec
     deploy(fake, project)
     rewrite(project, "alpha", pipeline_source("alpha", description="Same second, other text."))
     deploy(fake, project)
-    listed = sorted(
-        fake.versions.values(), key=lambda v: (v["_created"], v["pipeline_version_id"])
-    )
+    listed = sorted(fake.versions.values(), key=lambda v: (v["_created"], v["pipeline_version_id"]))
     fake.clock_step = 1
     summary = deploy(fake, project)
     newest_now = fake.versions_of("alpha")[-1]
@@ -484,7 +524,7 @@ def test_nothing_listening_fails_within_the_probe_deadline(socket_enabled):
     policy = RetryPolicy(probe_deadline_s=10, sleep=clock.sleep, clock=clock.clock)
     api = KfpApi(f"http://127.0.0.1:{free_port()}", "kubeflow", policy=policy,
                  on_retry=retries.append)  # fmt: skip
-    with pytest.raises(PublishError, match="nothing answers at http://127.0.0.1") as error:
+    with pytest.raises(PublishError, match=r"nothing answers at http://127\.0\.0\.1") as error:
         api.probe()
     assert "kfp-gcp ui" in error.value.hint
     assert clock.now <= 10

@@ -320,7 +320,7 @@ def test_a_changed_pipeline_replaces_its_recurring_run_in_a_safe_order(fake, pro
 
 
 def test_plus_and_percent_in_names_deploy_and_stay_unchanged(fake, make_project):
-    display = "Sales + returns 100% (ü)"
+    display = "Sales + returns 100% (ü) a_b\\c"
     project = make_project({"alpha": pipeline_source("alpha", display=display)})
     (project.root / "pipelines/alpha/schedules.yaml").write_text(
         "schedules:\n  - name: nightly\n    cron: '@daily'\n    experiment: 'a+b 50%'\n"
@@ -328,6 +328,7 @@ def test_plus_and_percent_in_names_deploy_and_stay_unchanged(fake, make_project)
     first = deploy(fake, project)
     assert first.results[0].status == "created"
     assert first.results[0].schedules[0].status == "created"
+    assert fake.enabled() == [first.results[0].schedules[0].recurring_run]
     assert {e["display_name"] for e in fake.experiments.values()} == {"a+b 50%"}
     fake.reset_log()
     again = deploy(fake, project)

@@ -165,7 +165,10 @@ def eq_filter(key: str, value: str) -> str:
 
 
 def substring_filter(key: str, value: str) -> str:
-    return encode_filter([{"operation": "IS_SUBSTRING", "key": key, "string_value": value}])
+    """IS_SUBSTRING is SQL `LIKE '%value%'` on the server (filter.go AddToSelect), whose
+    escape character is the backslash: escape it, `%` and `_` to match `value` as text."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return encode_filter([{"operation": "IS_SUBSTRING", "key": key, "string_value": escaped}])
 
 
 class KfpApi:
@@ -474,10 +477,11 @@ class KfpApi:
 
     # Recurring runs.
 
-    def recurring_runs(self, containing: str = "") -> list[Any]:
-        """Recurring runs of the namespace; only those whose description contains
-        `containing` (SQL LIKE, a superset) when given."""
-        extra = {"filter": substring_filter("description", containing)} if containing else {}
+    def recurring_runs(self, key: str = "", containing: str = "") -> list[Any]:
+        """Recurring runs of the namespace; with `key`, only those whose `key`
+        ("display_name" or "description") contains `containing` (ignoring case and
+        accents, as the server compares: callers check exactly)."""
+        extra = {"filter": substring_filter(key, containing)} if key else {}
         return list(
             self._pages(
                 "list recurring runs",

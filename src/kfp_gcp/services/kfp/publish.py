@@ -55,6 +55,14 @@ _COMMIT = re.compile(r"^commit: (?P<commit>[0-9a-f]{40}|unknown)\b", re.MULTILIN
 Progress = Callable[[str], None]
 
 
+# libyaml when installed: ten times faster on compiled specs; the same values either way.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def parse_documents(text: str) -> list[Any]:
+    return [d for d in yaml.load_all(text, Loader=_LOADER) if d is not None]
+
+
 def content_digest(text: str) -> str:
     """SHA-256 of a compiled pipeline, stable across machines, runs and SDK patch releases.
 
@@ -64,7 +72,11 @@ def content_digest(text: str) -> str:
     compiled the spec; an SDK upgrade that changes what runs also changes the executor
     commands (which pin `kfp==...`), so the hash still moves when behaviour can.
     """
-    documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    return _digest(parse_documents(text))
+
+
+def _digest(documents: list[Any]) -> str:
+    documents = [dict(d) if isinstance(d, dict) else d for d in documents]
     for document in documents:
         if isinstance(document, dict):
             for field in EXCLUDED_FIELDS:
@@ -180,8 +192,8 @@ def prepare(project: Project, sources: list[Source]) -> list[Compiled]:
     prepared = []
     for source, result in zip(sources, results, strict=True):
         assert result.output is not None
-        text = result.output.read_text(encoding="utf-8")
-        spec = next(d for d in yaml.safe_load_all(text) if d)
+        documents = parse_documents(result.output.read_text(encoding="utf-8"))
+        spec = documents[0]
         pipeline = load(project, source)
         prepared.append(
             Compiled(
@@ -189,7 +201,7 @@ def prepare(project: Project, sources: list[Source]) -> list[Compiled]:
                 display_name=display_name(spec),
                 source=relative(project, source.path),
                 path=result.output,
-                digest=content_digest(text),
+                digest=_digest(documents),
                 schedules=schedules.load(project, source.path.parent, params.signature(pipeline)),
             )
         )
@@ -385,7 +397,7 @@ def _read_all(
 ) -> tuple[list[_Plan], list[Any]]:
     """Every read deploy needs, at most CONCURRENCY at a time; raises on the first failure."""
     with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
-        runs_future = pool.submit(api.recurring_runs, schedules.MANAGED)
+        runs_future = pool.submit(api.recurring_runs, "description", schedules.MANAGED)
         existing = {p.name: p for p in api.pipelines()}
         futures = [
             pool.submit(_plan, api, c, existing.get(c.display_name), history, allow_rollback)

@@ -328,7 +328,7 @@ class _Reconciler:
         prefix = f"{self.target.pipeline}/{schedule}@"
         return [
             run
-            for run in self.api.recurring_runs(containing=MANAGED)
+            for run in self.api.recurring_runs("display_name", prefix)
             if (_parse(run) or ("", ""))[0] == self.target.pipeline
             and run.display_name.startswith(prefix)
         ]

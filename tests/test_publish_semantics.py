@@ -635,3 +635,18 @@ def test_submit_sends_the_create_again_only_when_nothing_was_written(fake, proje
     assert result.exit_code == 0, result.output
     assert [w.status for w in fake.writes if w.path == BASE + "runs"] == [503, 200]
     assert len(fake.runs) == 1
+
+
+def test_cli_deploy_reads_while_compiling_but_writes_nothing_when_one_fails(fake, make_project):
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    rewrite(project, "beta", "from kfp import dsl\nraise ValueError('broken')\n")
+    result = CliRunner().invoke(
+        app,
+        ["--project-dir", str(project.root), "pipelines", "deploy", "--env", "dev",
+         "--host", fake.url],
+    )  # fmt: skip
+    assert result.exit_code == 5
+    assert "pipelines/beta/pipeline.py" in result.stderr
+    assert "nothing was published" in result.stderr
+    assert fake.log  # alpha was compared while beta compiled
+    assert fake.writes == []

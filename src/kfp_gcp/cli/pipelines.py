@@ -247,8 +247,8 @@ def deploy_pipelines(
 ) -> None:
     """Publish pipelines to an environment's KFP: a new version only where content changed.
 
-    Compiles every selected pipeline and validates its schedules.yaml, then reads what
-    KFP holds; any failure so far stops the deploy before the first write. A pipeline is
+    Compiles every selected pipeline and validates its schedules.yaml while reading what
+    KFP holds; any failure there stops the deploy before the first write. A pipeline is
     created if missing and gets a version `v-<hash>` only when its newest version lacks
     that hash; its schedules are reconciled. Refuses to replace a newest version
     published from a commit that HEAD does not contain (see --allow-rollback). A re-run
@@ -259,13 +259,12 @@ def deploy_pipelines(
 
     project = _project(ctx)
     sources = select(project, "pipeline", only)
-    with output.stderr.status("Compiling pipelines..."):
-        prepared = publish.prepare(project, sources)
     api = _connect(ctx, env, host, outputs_file, namespace)
+    _say(f"Compiling {len(sources)} pipelines and comparing them with KFP...")
     summary = publish.deploy(
         api,
         project,
-        prepared,
+        publish.compile_stream(project, sources),
         dry_run=dry_run,
         full=not only,
         allow_rollback=allow_rollback,

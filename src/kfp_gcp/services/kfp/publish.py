@@ -32,8 +32,9 @@ import hashlib
 import json
 import re
 import subprocess
+import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from kfp_gcp.errors import CompileError, PublishError
 from kfp_gcp.services.kfp import schedules
 from kfp_gcp.services.kfp.api import CONCURRENCY, AlreadyExists, KfpApi
 from kfp_gcp.services.pipelines import params
-from kfp_gcp.services.pipelines.compiler import compile_all, require_compiled
+from kfp_gcp.services.pipelines.compiler import CompileResult, compile_one, require_compiled
 from kfp_gcp.services.project import Project, Source, load, relative
 
 EXCLUDED_FIELDS = ("sdkVersion",)
@@ -141,18 +142,23 @@ def git_info(root: Path) -> GitInfo:
 
 
 class History:
-    """Ancestry questions to the local clone, each asked once."""
+    """Ancestry questions to the local clone, each asked once (from several threads)."""
 
     def __init__(self, root: Path, git: GitInfo) -> None:
         self.root = root
         self.git = git
         self._answers: dict[str, bool | None] = {}
+        self._lock = threading.Lock()
 
     def contains(self, commit: str) -> bool | None:
         """Whether `commit` is HEAD or one of its ancestors; None when this clone cannot
         tell (it does not have the commit, or is shallow and says no)."""
         if commit == self.git.commit:
             return True
+        with self._lock:
+            return self._ask(commit)
+
+    def _ask(self, commit: str) -> bool | None:
         if commit not in self._answers:
             known = _git(self.root, "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
             answer: bool | None = None
@@ -183,28 +189,42 @@ def describe(compiled: Compiled, git: GitInfo) -> str:
     )
 
 
-def prepare(project: Project, sources: list[Source]) -> list[Compiled]:
-    """Compile and validate every source; raise before anything is published."""
-    results = compile_all(project, sources)
+def compile_stream(project: Project, sources: list[Source]) -> Iterator[Compiled]:
+    """Compile one source at a time and yield it, so that deploy can read KFP meanwhile.
+    After the last one, raise CompileError naming every failure (nothing is yielded after
+    the first), and check the names KFP will see. A bad schedules.yaml raises at once."""
+    results: list[CompileResult] = []
+    prepared: list[Compiled] = []
+    for source in sources:
+        result = compile_one(project, source, project.compiled_dir)
+        results.append(result)
+        if not result.ok or len(prepared) < len(results) - 1:
+            continue
+        assert result.output is not None
+        documents = parse_documents(result.output.read_text(encoding="utf-8"))
+        pipeline = load(project, source)
+        compiled = Compiled(
+            name=source.name,
+            display_name=display_name(documents[0]),
+            source=relative(project, source.path),
+            path=result.output,
+            digest=_digest(documents),
+            schedules=schedules.load(project, source.path.parent, params.signature(pipeline)),
+        )
+        prepared.append(compiled)
+        yield compiled
     require_compiled(
         results, ", nothing was published", hint="fix the files named above and deploy again"
     )
-    prepared = []
-    for source, result in zip(sources, results, strict=True):
-        assert result.output is not None
-        documents = parse_documents(result.output.read_text(encoding="utf-8"))
-        spec = documents[0]
-        pipeline = load(project, source)
-        prepared.append(
-            Compiled(
-                name=source.name,
-                display_name=display_name(spec),
-                source=relative(project, source.path),
-                path=result.output,
-                digest=_digest(documents),
-                schedules=schedules.load(project, source.path.parent, params.signature(pipeline)),
-            )
-        )
+    _check_names(prepared)
+
+
+def prepare(project: Project, sources: list[Source]) -> list[Compiled]:
+    """Compile and validate every source; raise before anything is published."""
+    return list(compile_stream(project, sources))
+
+
+def _check_names(prepared: list[Compiled]) -> None:
     too_long = [c for c in prepared if len(c.display_name.encode()) > NAME_MAX_BYTES]
     if too_long:
         raise CompileError(
@@ -222,7 +242,6 @@ def prepare(project: Project, sources: list[Source]) -> list[Compiled]:
             + "; ".join(", ".join(map(repr, names)) for names in clashes),
             hint="give each @dsl.pipeline its own name (the folder name with - for _)",
         )
-    return prepared
 
 
 @dataclasses.dataclass
@@ -388,47 +407,67 @@ def _publish(api: KfpApi, plan: _Plan, git: GitInfo, dry_run: bool) -> Result:
     return result
 
 
+def _start(api: KfpApi) -> tuple[dict[str, Any], list[Any]]:
+    """Reach the API server, then read what every pipeline's plan needs: the namespace's
+    pipelines by name, and the recurring runs deploy manages."""
+    api.probe()
+    existing = {p.name: p for p in api.pipelines()}
+    return existing, api.recurring_runs("description", schedules.MANAGED)
+
+
 def _read_all(
     api: KfpApi,
-    prepared: list[Compiled],
+    prepared: Iterable[Compiled],
     history: History,
     allow_rollback: bool,
-    progress: Progress,
-) -> tuple[list[_Plan], list[Any]]:
-    """Every read deploy needs, at most CONCURRENCY at a time; raises on the first failure."""
-    with concurrent.futures.ThreadPoolExecutor(CONCURRENCY) as pool:
-        runs_future = pool.submit(api.recurring_runs, "description", schedules.MANAGED)
-        existing = {p.name: p for p in api.pipelines()}
-        futures = [
-            pool.submit(_plan, api, c, existing.get(c.display_name), history, allow_rollback)
-            for c in prepared
-        ]
-        plans = []
-        for i, future in enumerate(futures, 1):
-            plans.append(future.result())
-            if i % 25 == 0 and i < len(futures):
-                progress(f"read {i} of {len(futures)} pipelines")
-        return plans, runs_future.result()
+) -> tuple[list[Compiled], list[_Plan], list[Any]]:
+    """Every read deploy needs, at most CONCURRENCY at a time, each pipeline's as soon as
+    `prepared` yields it (while the next one compiles). Raises on the first failure;
+    when KFP cannot be reached, before compiling the rest."""
+    pool = concurrent.futures.ThreadPoolExecutor(CONCURRENCY)
+    try:
+        start = pool.submit(_start, api)
+
+        def plan(compiled: Compiled) -> _Plan:
+            existing = start.result()[0]
+            return _plan(
+                api, compiled, existing.get(compiled.display_name), history, allow_rollback
+            )
+
+        compiled: list[Compiled] = []
+        futures = []
+        for item in prepared:
+            if start.done():
+                start.result()  # raises now if KFP is unreachable: no point compiling on
+            compiled.append(item)
+            futures.append(pool.submit(plan, item))
+        plans = [f.result() for f in futures]
+        return compiled, plans, start.result()[1]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def deploy(
     api: KfpApi,
     project: Project,
-    prepared: list[Compiled],
+    prepared: Iterable[Compiled],
     dry_run: bool = False,
     full: bool = False,
     allow_rollback: bool = False,
     progress: Progress | None = None,
 ) -> Summary:
-    """Publish `prepared` (already compiled). Reads everything first; a read failure or a
-    refused rollback raises before any write. After the first write one pipeline's
-    failure does not stop the others. `full`: `prepared` is the whole repository, so the
-    managed recurring runs of pipelines that left it are disabled."""
+    """Publish `prepared`: a list, or `compile_stream` to read KFP while compiling. Every
+    read comes first; a compile or read failure, or a refused rollback, raises before
+    any write. After the first write one pipeline's failure does not stop the others.
+    `full`: `prepared` is the whole repository, so the managed recurring runs of
+    pipelines that left it are disabled."""
     say = progress or (lambda _text: None)
     git = git_info(project.root)
     summary = Summary(host=api.host, namespace=api.namespace, dry_run=dry_run, results=[])
-    api.probe()
-    plans, managed = _read_all(api, prepared, History(project.root, git), allow_rollback, say)
+    history = History(project.root, git)
+    compiled, plans, managed = _read_all(api, prepared, history, allow_rollback)
+    changes = sum(p.action != "unchanged" for p in plans)
+    say(f"{len(plans)} pipelines compiled and compared: {changes} to publish")
     refused = [p for p in plans if p.refusal]
     if refused:
         raise PublishError(
@@ -472,7 +511,7 @@ def deploy(
     if full:
         try:
             summary.removed = schedules.disable_orphans(
-                api, {c.display_name for c in prepared}, managed, dry_run=dry_run
+                api, {c.display_name for c in compiled}, managed, dry_run=dry_run
             )
         except PublishError as exc:
             summary.removed = [

@@ -46,8 +46,9 @@ compile: sync ## Compile every pipeline into build/pipelines
 catalog: sync ## Regenerate docs/catalog.md
 	$(RUN) kfp-gcp components catalog
 
-bench: sync ## Measure CLI start-up times (kfp-gcp --help and friends)
+bench: sync ## Measure CLI start-up and deploy at 100 pipelines (figures, not tests)
 	$(RUN) python benchmarks/cli_startup.py
+	$(RUN) python benchmarks/publish_scale.py
 
 clean: ## Remove build outputs and local runs
 	rm -rf build

@@ -818,11 +818,19 @@ def _matches(item: dict[str, Any], predicates: list[tuple[str, str, str]]) -> bo
 
 
 def _public(payload: Any) -> Any:
-    """Drop the double's own bookkeeping keys (those starting with _) from an answer."""
+    """Drop the double's own bookkeeping keys (_created...) from an object or a page of
+    them; specs inside are passed through untouched."""
+
+    def strip(item: Any) -> Any:
+        if isinstance(item, dict):
+            return {k: v for k, v in item.items() if not k.startswith("_")}
+        return item
+
     if isinstance(payload, dict):
-        return {k: _public(v) for k, v in payload.items() if not k.startswith("_")}
-    if isinstance(payload, list):
-        return [_public(v) for v in payload]
+        return {
+            k: [strip(i) for i in v] if isinstance(v, list) else v
+            for k, v in strip(payload).items()
+        }
     return payload
 
 
@@ -835,7 +843,8 @@ def _uploaded(headers: Any, body: bytes) -> tuple[str, Any]:
         if part.get_param("name", header="content-disposition") == "uploadfile":
             payload = part.get_payload(decode=True)
             assert isinstance(payload, bytes)
-            documents = [d for d in yaml.safe_load_all(payload.decode("utf-8")) if d]
+            loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+            documents = [d for d in yaml.load_all(payload.decode("utf-8"), Loader=loader) if d]
             pipeline = next(d for d in documents if "platforms" not in d)
             platform = next((d for d in documents if "platforms" in d), None)
             spec = {"pipeline_spec": pipeline, "platform_spec": platform} if platform else pipeline

@@ -650,3 +650,22 @@ def test_cli_deploy_reads_while_compiling_but_writes_nothing_when_one_fails(fake
     assert "nothing was published" in result.stderr
     assert fake.log  # alpha was compared while beta compiled
     assert fake.writes == []
+
+
+def test_a_failed_read_stops_the_reads_still_retrying(fake, make_project):
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    deploy(fake, project)
+    alpha = fake.pipeline_named("alpha")["pipeline_id"]
+    beta = fake.pipeline_named("beta")["pipeline_id"]
+    fake.faults = [
+        Fault(status=503, count=10_000, methods=frozenset({"GET"}), path=alpha),
+        Fault(status=400, count=1, methods=frozenset({"GET"}), path=beta),
+    ]
+    prepared = publish.prepare(project, select(project, "pipeline"))
+    fake.reset_log()
+    policy = RetryPolicy(base_s=0.05, cap_s=0.05, deadline_s=60)
+    start = time.monotonic()
+    with pytest.raises(PublishError, match="answered 400"):
+        publish.deploy(KfpApi(fake.url, "kubeflow", policy=policy), project, prepared)
+    assert time.monotonic() - start < 10  # not alpha's 60 s of retries
+    assert fake.writes == []

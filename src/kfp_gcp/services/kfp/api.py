@@ -189,6 +189,7 @@ class KfpApi:
         self.on_retry = on_retry
         self.ui_host = (ui_host or self.host).rstrip("/")
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
         self.client = self._make_client(credentials)
 
     # The SDK client.
@@ -230,6 +231,10 @@ class KfpApi:
 
     # The policy.
 
+    def cancel(self) -> None:
+        """Make calls in other threads stop at their next attempt (the deploy failed)."""
+        self._cancelled.set()
+
     def _count(self, requests: int = 0, retries: int = 0) -> None:
         with self._lock:
             self.counters.requests += requests
@@ -250,6 +255,8 @@ class KfpApi:
         deadline = self.deadline if deadline is None else deadline
         attempt = 0
         while True:
+            if self._cancelled.is_set():
+                raise PublishError(f"{what}: cancelled, the deploy stopped")
             self._count(requests=1)
             try:
                 return fn(*args, **kwargs)

@@ -441,8 +441,16 @@ def _read_all(
                 start.result()  # raises now if KFP is unreachable: no point compiling on
             compiled.append(item)
             futures.append(pool.submit(plan, item))
+        done, _ = concurrent.futures.wait(
+            [start, *futures], return_when=concurrent.futures.FIRST_EXCEPTION
+        )
+        for future in done:
+            future.result()  # the first failure, while others may still be retrying
         plans = [f.result() for f in futures]
         return compiled, plans, start.result()[1]
+    except BaseException:
+        api.cancel()  # reads still retrying elsewhere stop instead of running to the deadline
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 

@@ -669,3 +669,14 @@ def test_a_failed_read_stops_the_reads_still_retrying(fake, make_project):
         publish.deploy(KfpApi(fake.url, "kubeflow", policy=policy), project, prepared)
     assert time.monotonic() - start < 10  # not alpha's 60 s of retries
     assert fake.writes == []
+
+
+def test_a_dry_run_says_what_would_change_and_writes_nothing(fake, project):
+    deploy(fake, project)
+    rewrite(project, "alpha", pipeline_source("alpha", description="Changed for a dry run."))
+    fake.reset_log()
+    summary = deploy(fake, project, dry_run=True, full=True)
+    assert summary.results[0].status == "would-new-version"
+    assert summary.results[0].schedules[0].status == "would-replace"
+    assert fake.writes == []
+    assert summary.writes == 0

@@ -372,6 +372,7 @@ def noop_requests(fake, project):
     return summary.requests, [(r.method, r.path.replace(BASE, "")) for r in fake.log]
 
 
+@pytest.mark.slow
 def test_a_no_op_deploy_costs_the_same_after_50_versions(socket_enabled, project):
     costs = []
     for history in (1, 50):
@@ -395,6 +396,7 @@ def test_a_no_op_deploy_costs_the_same_after_50_versions(socket_enabled, project
     assert costs[0][1] == 4  # probe, pipelines, newest version, managed recurring runs
 
 
+@pytest.mark.slow
 def test_reads_run_concurrently_and_every_write_waits_for_them(fake, make_project):
     names = [f"p{i}" for i in range(10)]
     project = make_project({n: pipeline_source(n) for n in names})
@@ -437,6 +439,7 @@ def git_project(project):
     return project
 
 
+@pytest.mark.slow
 def test_deploying_an_older_checkout_is_refused_unless_allowed(fake, git_project):
     project = git_project
     first = commit_all(project.root, "first")
@@ -465,6 +468,7 @@ def test_deploying_an_older_checkout_is_refused_unless_allowed(fake, git_project
     assert deploy(fake, project).results[0].status == "restored"
 
 
+@pytest.mark.slow
 def test_a_shallow_clone_says_it_does_not_know_the_recorded_commit(fake, git_project, tmp_path):
     origin = git_project
     commit_all(origin.root, "first")
@@ -481,6 +485,7 @@ def test_a_shallow_clone_says_it_does_not_know_the_recorded_commit(fake, git_pro
     assert "shallow clone" in refused.value.message
 
 
+@pytest.mark.slow
 def test_same_second_versions_deploy_and_submit_agree_on_the_newest(fake, project):
     fake.clock_step = 0  # everything in one second: the id decides the order
     deploy(fake, project)

@@ -435,15 +435,14 @@ def _read_all(
             )
 
         compiled: list[Compiled] = []
-        futures = []
+        futures: list[concurrent.futures.Future[_Plan]] = []
         for item in prepared:
             if start.done():
                 start.result()  # raises now if KFP is unreachable: no point compiling on
             compiled.append(item)
             futures.append(pool.submit(plan, item))
-        done, _ = concurrent.futures.wait(
-            [start, *futures], return_when=concurrent.futures.FIRST_EXCEPTION
-        )
+        waiting: list[concurrent.futures.Future[Any]] = [start, *futures]
+        done, _ = concurrent.futures.wait(waiting, return_when=concurrent.futures.FIRST_EXCEPTION)
         for future in done:
             future.result()  # the first failure, while others may still be retrying
         plans = [f.result() for f in futures]

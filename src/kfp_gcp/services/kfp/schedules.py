@@ -44,6 +44,8 @@ SCHEMA_PATH = "schemas/schedules.schema.json"
 MANAGED = "managed by kfp-gcp pipelines deploy"
 # Rounds of "list again, repair" after writing, before calling concurrent changes an error.
 CONVERGE_ROUNDS = 3
+# libyaml when installed (deploy reads a schedules.yaml per pipeline); the same values.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _RUN_NAME = re.compile(r"^(?P<pipeline>.+)/(?P<schedule>[a-z][a-z0-9-]*)@(?P<hash>[0-9a-f]{8})$")
 
 # KFP parses crons with robfig/cron v1.2.0 `cron.Parse` (seconds first, the day of week
@@ -195,7 +197,7 @@ def load(
         return []
     where = relative(project, path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{where}: not YAML ({exc})", hint="fix the syntax") from None
     try:

@@ -112,7 +112,8 @@ def test_first_deploy_creates_each_pipeline_with_one_write(fake, project):
         (version,) = fake.versions_of(result.pipeline)
         assert f"content-sha256: {result.digest}" in version["description"]
         assert "source: pipelines/" in version["description"]
-        assert publish.display_name(version["pipeline_spec"]) == result.pipeline
+        info = version["pipeline_spec"]["pipelineInfo"]  # what KFP shows
+        assert (info.get("displayName") or info["name"]) == result.pipeline
 
 
 def test_noop_redeploy_makes_zero_writes(fake, project):

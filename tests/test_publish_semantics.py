@@ -685,3 +685,21 @@ def test_a_dry_run_says_what_would_change_and_writes_nothing(fake, project):
     assert summary.results[0].schedules[0].status == "would-replace"
     assert fake.writes == []
     assert summary.writes == 0
+
+
+def test_an_unchanged_file_is_recognised_without_parsing_it(fake, project, monkeypatch):
+    first = deploy(fake, project)
+    parsed = []
+    real = publish.content_digest
+    monkeypatch.setattr(publish, "content_digest", lambda text: parsed.append(1) or real(text))
+    summary = deploy(fake, project)
+    assert summary.results[0].status == "unchanged"
+    assert summary.results[0].digest == first.results[0].digest
+    assert parsed == []  # the file digest in the description settled it
+    # A version published without the file digest (an older kfp-gcp) is compared by content.
+    (version,) = fake.versions_of("alpha")
+    version["description"] = "\n".join(
+        line for line in version["description"].splitlines() if not line.startswith("file-")
+    )
+    assert deploy(fake, project).results[0].status == "unchanged"
+    assert parsed == [1]

@@ -32,7 +32,7 @@ LATENCY_S = float(os.environ.get("BENCH_LATENCY_MS", "50")) / 1000
 HISTORY = 49
 # Compile alone and the no-op deploy run in turns this many times: the machine's load
 # changes slowly, so each pair's ratio is fair even when the absolute times move.
-RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 BIN = Path(sys.executable).parent
 
 

@@ -585,10 +585,12 @@ class GaveUp(PublishError):
 
 def unreachable(host: str, last: str, seconds: float) -> PublishError:
     if "refused" in last:
+        local = urllib.parse.urlsplit(host).hostname in ("localhost", "127.0.0.1", "::1")
         return PublishError(
             f"nothing answers at {host} (connection refused, for {seconds:.0f}s)",
-            hint="is `kfp-gcp ui --env ENV` running in another terminal (no-domain mode), and "
-            "is --host right?",
+            hint="is `kfp-gcp ui --env ENV` running in another terminal, and is --host its address?"
+            if local
+            else "check the address, and that the environment's load balancer is up",
         )
     if "does not resolve" in last:
         return PublishError(

@@ -87,6 +87,7 @@ def test_a_recurring_run_written_then_5xx_is_created_once(fake, project):
     assert creates[0].body["mode"] == "DISABLE"  # created disabled, enabled afterwards
     assert verbs(fake) == ["upload", "experiments", "recurringruns", "enable"]
     assert summary.retries == 0  # nothing was sent twice
+    assert summary.writes == 4  # the upload, the experiment, the recurring run, its enable
     # probe, pipelines, managed recurring runs, upload, newest version, experiment list and
     # create, the create (503), the list by name that finds it, the list before enabling,
     # enable, the list that confirms one is enabled

@@ -296,24 +296,23 @@ class KfpApi:
         what: str,
         create: Callable[[], T],
         find: Callable[[], T | None],
-    ) -> tuple[T, bool]:
+    ) -> T:
         """Create something KFP does not keep unique, at most once.
 
         After an ambiguous failure `find` lists again (by display name and the marker the
         caller put in the description): if the first attempt was written, that is the
-        result; only when nothing was written is the create sent again. Returns the
-        object and whether this call's create is known to have written it.
+        result; only when nothing was written is the create sent again.
         """
         while True:
             try:
-                return self.call(what, create, create=True), True
+                return self.call(what, create, create=True)
             except Ambiguous as exc:
                 if self.on_retry:
                     note = "listing to see whether it was written before sending it again"
                     self.on_retry(Retry(what, str(exc), 1, 0.0, note))
                 found = find()
                 if found is not None:
-                    return found, False
+                    return found
                 delay = self.policy.base_s
                 if self.policy.clock() + delay > self.deadline:
                     raise PublishError(
@@ -512,9 +511,9 @@ class KfpApi:
             if r.display_name == name
         ]
 
-    def create_recurring_run(self, body: Any) -> tuple[Any, bool]:
-        """Create `body` unless a recurring run with its display name exists after an
-        ambiguous failure; returns (run, whether this call wrote it)."""
+    def create_recurring_run(self, body: Any) -> Any:
+        """Create `body`, or after an ambiguous failure find the recurring run with its
+        display name (any with that name has the same content)."""
         name = body.display_name
 
         def find() -> Any | None:
@@ -557,12 +556,11 @@ class KfpApi:
                     return run
             return None
 
-        run, _ = self.create_once(
+        return self.create_once(
             f"create run {body.display_name!r}",
             lambda: self.client._run_api.run_service_create_run(run=body),
             find,
         )
-        return run
 
     def get_run(self, run_id: str) -> Any:
         return self.call(f"get run {run_id}", self.client._run_api.run_service_get_run, run_id)

@@ -335,7 +335,7 @@ class _Reconciler:
             and run.display_name.startswith(prefix)
         ]
 
-    def create(self, schedule: Schedule, name: str) -> tuple[Any, int]:
+    def create(self, schedule: Schedule, name: str) -> None:
         import kfp_server_api  # type: ignore[import-untyped]
 
         assert self.target.pipeline_id
@@ -362,8 +362,7 @@ class _Reconciler:
             no_catchup=schedule.no_catchup,
             experiment_id=self.experiments[experiment],
         )
-        run, wrote = self.api.create_recurring_run(body)
-        return run, int(wrote)
+        self.api.create_recurring_run(body)
 
     def converge(
         self, schedule: Schedule, name: str, runs: list[Any], relist: bool
@@ -415,7 +414,8 @@ class _Reconciler:
             status = "replaced" if runs else "created"
             if self.dry_run:
                 return ScheduleResult(pipeline, schedule.name, f"would-{status}", name)
-            _, created = self.create(schedule, name)
+            self.create(schedule, name)
+            created = 1
         # After a create, list again: to see the new run, and any a concurrent deploy made.
         changes, superseded = self.converge(schedule, name, runs, relist=not current)
         if superseded:

@@ -451,15 +451,19 @@ class KfpApi:
         )
 
     def experiment_id(self, name: str) -> str:
-        """The experiment called `name`, created when missing. Names are unique, so a
-        concurrent create answers 409; one more list then finds it, or the name clashes
-        with one that differs only in case or accents, which is an error."""
+        return self.ensure_experiment(name)[0]
+
+    def ensure_experiment(self, name: str) -> tuple[str, bool]:
+        """The id of the experiment called `name`, and whether this call created it.
+        Names are unique, so a concurrent create answers 409; one more list then finds
+        it, or the name clashes with one that differs only in case or accents: an error."""
         import kfp_server_api
 
         def exact(found: list[Any]) -> Any | None:
             return next((e for e in found if e.display_name == name), None)
 
         experiment = exact(self._experiments_equal(name))
+        created = False
         if experiment is None:
             body = kfp_server_api.V2beta1Experiment(display_name=name, namespace=self.namespace)
             try:
@@ -468,6 +472,7 @@ class KfpApi:
                     self.client._experiment_api.experiment_service_create_experiment,
                     experiment=body,
                 )
+                created = True
             except AlreadyExists:
                 found = self._experiments_equal(name)
                 experiment = exact(found)
@@ -479,7 +484,7 @@ class KfpApi:
                         hint="use that experiment's exact name (schedules.yaml `experiment`, or "
                         "--experiment), or another name",
                     ) from None
-        return str(experiment.experiment_id)
+        return str(experiment.experiment_id), created
 
     # Recurring runs.
 

@@ -335,14 +335,17 @@ class _Reconciler:
             and run.display_name.startswith(prefix)
         ]
 
-    def create(self, schedule: Schedule, name: str) -> None:
+    def create(self, schedule: Schedule, name: str) -> int:
+        """Create the recurring run (and its experiment when missing); the writes made."""
         import kfp_server_api  # type: ignore[import-untyped]
 
         assert self.target.pipeline_id
         assert self.target.version_id
         experiment = schedule.experiment or self.target.pipeline
+        writes = 1
         if experiment not in self.experiments:
-            self.experiments[experiment] = self.api.experiment_id(experiment)
+            self.experiments[experiment], created = self.api.ensure_experiment(experiment)
+            writes += created
         body = kfp_server_api.V2beta1RecurringRun(
             display_name=name,
             description=f"Declared in {Path(self.target.source).parent}/{FILE_NAME} as "
@@ -363,6 +366,7 @@ class _Reconciler:
             experiment_id=self.experiments[experiment],
         )
         self.api.create_recurring_run(body)
+        return writes
 
     def converge(
         self, schedule: Schedule, name: str, runs: list[Any], relist: bool
@@ -414,8 +418,7 @@ class _Reconciler:
             status = "replaced" if runs else "created"
             if self.dry_run:
                 return ScheduleResult(pipeline, schedule.name, f"would-{status}", name)
-            self.create(schedule, name)
-            created = 1
+            created = self.create(schedule, name)
         # After a create, list again: to see the new run, and any a concurrent deploy made.
         changes, superseded = self.converge(schedule, name, runs, relist=not current)
         if superseded:

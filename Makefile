@@ -54,8 +54,9 @@ compile: sync ## Compile every pipeline into build/pipelines
 catalog: sync ## Regenerate docs/catalog.md
 	$(RUN) kfp-gcp components catalog
 
-bench: sync ## Measure CLI start-up times (kfp-gcp --help and friends)
+bench: sync ## Measure CLI start-up and deploy at 100 pipelines (figures, not tests)
 	$(RUN) python benchmarks/cli_startup.py
+	$(RUN) python benchmarks/publish_scale.py
 
 BEFORE ?= HEAD~1
 bench-tests: sync ## Time `make check` and `make test` here against BEFORE=<commit> (slow: ~20 min)

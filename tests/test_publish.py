@@ -76,11 +76,18 @@ def api_for(fake, namespace="kubeflow", **policy):
     return api
 
 
-def deploy(fake, project, names=None, dry_run=False, **policy):
+def deploy(fake, project, names=None, dry_run=False, full=False, allow_rollback=False, **policy):
     from kfp_gcp.services.project import select
 
     prepared = publish.prepare(project, select(project, "pipeline", names))
-    return publish.deploy(api_for(fake, **policy), project, prepared, dry_run=dry_run)
+    return publish.deploy(
+        api_for(fake, **policy),
+        project,
+        prepared,
+        dry_run=dry_run,
+        full=full,
+        allow_rollback=allow_rollback,
+    )
 
 
 def rewrite(project, name, text):
@@ -105,7 +112,8 @@ def test_first_deploy_creates_each_pipeline_with_one_write(fake, project):
         (version,) = fake.versions_of(result.pipeline)
         assert f"content-sha256: {result.digest}" in version["description"]
         assert "source: pipelines/" in version["description"]
-        assert publish.display_name(version["pipeline_spec"]) == result.pipeline
+        info = version["pipeline_spec"]["pipelineInfo"]  # what KFP shows
+        assert (info.get("displayName") or info["name"]) == result.pipeline
 
 
 def test_noop_redeploy_makes_zero_writes(fake, project):
@@ -242,6 +250,7 @@ def test_dry_run_lists_but_never_writes(fake, project):
 
 
 def test_namespace_setting_is_sent_and_respected(fake, project):
+    fake.multi_user = True  # single-user KFP replaces every namespace with "" (ReplaceNamespace)
     summary = deploy(fake, project, namespace="team-a")
     assert {p["namespace"] for p in fake.pipelines.values()} == {"team-a"}
     assert summary.namespace == "team-a"

@@ -10,7 +10,7 @@ from kfp_gcp.errors import ConfigError
 from kfp_gcp.services.kfp import schedules
 from kfp_gcp.services.project import Project, select
 from tests.conftest import REPO
-from tests.fake_kfp import FakeKfp
+from tests.fake_kfp import FakeKfp, _public
 from tests.test_publish import SCHEDULES, deploy, pipeline_source
 
 
@@ -155,6 +155,6 @@ def test_fake_answers_use_the_json_keys_of_the_kfp_server_api_models(fake, proje
     ]:
         assert items, model
         for item in items.values():
-            assert set(item) <= set(model.attribute_map.values()), model
+            assert set(_public(item)) <= set(model.attribute_map.values()), model
     page = fake._page([], {}, "recurringRuns")
     assert set(page) <= set(m.V2beta1ListRecurringRunsResponse.attribute_map.values())

@@ -323,6 +323,15 @@ def test_pipelines_deploy_gets_an_iap_id_token_through_env():
         assert deploy["env"]["KFP_GCP_ID_TOKEN"] == "${{ steps.auth.outputs.id_token }}"
 
 
+def test_pipelines_deploy_checks_out_the_history_its_rollback_check_needs():
+    wf = load(REPO / ".github/workflows/pipelines.yml")
+    for env in ("dev", "prod"):
+        checkout = next(
+            s for s in steps(wf["jobs"][f"deploy-{env}"]) if "actions/checkout" in s.get("uses", "")
+        )
+        assert checkout["with"]["fetch-depth"] == 0  # a shallow clone cannot prove ancestry
+
+
 def test_workflows_run_only_when_their_inputs_change():
     for name in EXPECTED - {"ci.yml", "drift.yml"}:
         triggers = load(REPO / ".github/workflows" / name)["on"]

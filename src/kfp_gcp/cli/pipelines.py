@@ -195,6 +195,11 @@ _HOST_HELP = (
 )
 
 
+def _say(text: str) -> None:
+    """A progress line on stderr (stdout stays for the table or the JSON)."""
+    output.stderr.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def _connect(
     ctx: typer.Context,
     env: str,
@@ -203,12 +208,14 @@ def _connect(
     namespace: str | None,
 ) -> Any:
     from kfp_gcp.services.kfp import target as kfp_target
+    from kfp_gcp.services.kfp.api import Retry
+
+    def show_retry(retry: Retry) -> None:
+        _say(f"  {retry.what}: {retry.reason}; attempt {retry.attempt + 1} in {retry.delay:.1f}s")
 
     target = kfp_target.resolve(_project(ctx), env, host, outputs_file, namespace)
-    output.stderr.print(
-        f"KFP {target.host} (namespace {target.namespace}, auth: {target.auth})", soft_wrap=True
-    )
-    return kfp_target.connect(target)
+    _say(f"KFP {target.host} (namespace {target.namespace}, auth: {target.auth})")
+    return kfp_target.connect(target, on_retry=show_retry)
 
 
 @app.command("deploy")
@@ -218,31 +225,51 @@ def deploy_pipelines(
     host: Annotated[str | None, typer.Option("--host", help=_HOST_HELP)] = None,
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Deploy only this pipeline (folder name); repeat for more."),
+        typer.Option(
+            "--only",
+            help="Deploy only this pipeline (folder name); repeat for more. Without it the "
+            "deploy is full: schedules of pipelines that left the repository are disabled.",
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Compile and compare; make no write calls.")
+    ] = False,
+    allow_rollback: Annotated[
+        bool,
+        typer.Option(
+            "--allow-rollback",
+            help="Publish even where the newest version in KFP came from a commit this "
+            "checkout does not contain (an older checkout, another branch).",
+        ),
     ] = False,
     outputs_file: OutputsOption = None,
     namespace: NamespaceOption = None,
 ) -> None:
     """Publish pipelines to an environment's KFP: a new version only where content changed.
 
-    Compiles every selected pipeline and validates its schedules.yaml first; one failure
-    stops the deploy before any write. Each compiled spec is hashed; a pipeline is
-    created if missing, gets a version `v-<hash>` only when its newest version lacks that
-    hash, and its schedules are reconciled. A re-run with no change makes zero write calls.
+    Compiles every selected pipeline and validates its schedules.yaml while reading what
+    KFP holds; any failure there stops the deploy before the first write. A pipeline is
+    created if missing and gets a version `v-<hash>` only when its newest version lacks
+    that hash; its schedules are reconciled. Refuses to replace a newest version
+    published from a commit that HEAD does not contain (see --allow-rollback). A re-run
+    with no change makes zero write calls. Progress and retries go to stderr.
     """
     from kfp_gcp.services.kfp import publish
     from kfp_gcp.services.project import select
 
     project = _project(ctx)
     sources = select(project, "pipeline", only)
-    with output.stderr.status("Compiling pipelines..."):
-        prepared = publish.prepare(project, sources)
     api = _connect(ctx, env, host, outputs_file, namespace)
-    with output.stderr.status("Publishing..."):
-        summary = publish.deploy(api, project, prepared, dry_run=dry_run)
+    _say(f"Compiling {len(sources)} pipelines and comparing them with KFP...")
+    summary = publish.deploy(
+        api,
+        project,
+        publish.compile_stream(project, sources),
+        dry_run=dry_run,
+        full=not only,
+        allow_rollback=allow_rollback,
+        progress=_say,
+    )
 
     def table() -> Group:
         colours = {"failed": "red", "unchanged": "dim", "created": "green"}
@@ -251,15 +278,27 @@ def deploy_pipelines(
             colour = colours.get(r.status, "yellow")
             t.add_row(
                 r.pipeline,
-                f"[{colour}]{r.status}[/]" + (f": {r.error}" if r.error else ""),
+                f"[{colour}]{r.status}[/]"
+                + (f": {r.error}" if r.error else "")
+                + (f"\n[yellow]{r.note}[/]" if r.note else ""),
                 r.version,
                 str(r.writes + sum(s.writes for s in r.schedules)),
                 "\n".join(f"{s.schedule}: {s.status}" for s in r.schedules),
+            )
+        for s in summary.removed:
+            t.add_row(
+                s.pipeline or "-",
+                f"[yellow]schedule {s.status}[/]: {s.reason or s.error}",
+                "",
+                str(s.writes),
+                f"{s.schedule}: {s.recurring_run}",
             )
         counts: dict[str, int] = {}
         for r in summary.results:
             counts[r.status] = counts.get(r.status, 0) + 1
         line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        if summary.removed:
+            line += f"; {len(summary.removed)} schedules of removed pipelines disabled"
         return Group(
             t,
             f"{line}; {summary.writes} write calls, {summary.requests} requests, "
@@ -297,8 +336,14 @@ def submit_pipeline(
     """Start a run of the deployed default (newest) version and print its URL.
 
     Parameters are checked against the pipeline's signature before anything is sent.
+    The newest version is the first KFP lists by created_at (then id), as deploy reads
+    it. A create whose answer is lost is not sent again until a list shows it was not
+    written, so a retry never starts a second run.
     """
     import time
+    import uuid
+
+    import kfp_server_api  # type: ignore[import-untyped]
 
     from kfp_gcp.services.pipelines import params
     from kfp_gcp.services.project import load, select
@@ -309,32 +354,37 @@ def submit_pipeline(
     arguments = params.parse(name, params.signature(pipeline), param or [])
     display = pipeline.pipeline_spec.pipeline_info.display_name or pipeline.name
     api = _connect(ctx, env, host, outputs_file, namespace)
+    api.probe()
     found = api.pipeline_named(display)
-    versions = api.versions(found.pipeline_id) if found else []
-    if not versions:
+    newest = api.newest_version(found.pipeline_id) if found else None
+    if newest is None:
         raise ConfigError(
             f"pipeline {display!r} is not deployed to {api.host}",
             hint=f"run kfp-gcp pipelines deploy --env {env} --only {name}",
         )
-    default = versions[0]
+    default = newest
     experiment_id = api.experiment_id(experiment or display)
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    run = api.run(
+    marker = f"kfp-gcp submit {uuid.uuid4()}"
+    body = kfp_server_api.V2beta1Run(
         experiment_id=experiment_id,
-        job_name=f"{display} {stamp}",
-        params=arguments,
-        pipeline_id=found.pipeline_id,
-        version_id=default.pipeline_version_id,
+        display_name=f"{display} {stamp}",
+        description=f"Started by kfp-gcp pipelines submit ({marker}).",
+        pipeline_version_reference=kfp_server_api.V2beta1PipelineVersionReference(
+            pipeline_id=found.pipeline_id, pipeline_version_id=default.pipeline_version_id
+        ),
+        runtime_config=kfp_server_api.V2beta1RuntimeConfig(parameters=arguments),
     )
+    run = api.create_run(body, marker)
     url = api.run_url(run.run_id)
     info: dict[str, Any] = {
         "pipeline": display,
-        "version": default.display_name,
+        "version": default.name,
         "run_id": run.run_id,
         "url": url,
         "state": str(run.state or "PENDING"),
     }
-    output.stderr.print(f"Run of {display} ({default.display_name}): {url}", soft_wrap=True)
+    output.stderr.print(f"Run of {display} ({default.name}): {url}", soft_wrap=True)
     if wait:
         deadline = time.monotonic() + timeout
         state = info["state"]

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from kfp_gcp.errors import ConfigError, PrerequisiteError
 from kfp_gcp.services.infra import terraform
 from kfp_gcp.services.kfp import auth as kfp_auth
-from kfp_gcp.services.kfp.api import KfpApi, RetryPolicy
+from kfp_gcp.services.kfp.api import KfpApi, Retry, RetryPolicy
 from kfp_gcp.services.project import Project
 
 DEFAULT_NAMESPACE = "kubeflow"
@@ -81,6 +82,7 @@ def connect(
     policy: RetryPolicy | None = None,
     environ: dict[str, str] | None = None,
     token_source: kfp_auth.TokenSource | None = None,
+    on_retry: Callable[[Retry], None] | None = None,
 ) -> KfpApi:
     env = os.environ if environ is None else environ
     credentials = None
@@ -90,4 +92,6 @@ def connect(
     elif token_source is not None or env.get(kfp_auth.TOKEN_ENV):
         source = token_source or kfp_auth.StaticToken(env[kfp_auth.TOKEN_ENV])
         credentials = kfp_auth.IdTokenCredentials(source, None)
-    return KfpApi(target.host, target.namespace, credentials=credentials, policy=policy)
+    return KfpApi(
+        target.host, target.namespace, credentials=credentials, policy=policy, on_retry=on_retry
+    )

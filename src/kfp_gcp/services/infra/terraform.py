@@ -235,7 +235,11 @@ def plan(
         shutil.copyfile(folder / LOCK_FILE, plan_lock_file(plan_file))
     lines: list[str] = []
     run_terraform(["show", "-json", str(plan_file)], folder, lines.append)
-    json_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # The JSON is one line; warnings (a missing CLI configuration file) may come with it.
+    json_file.write_text(
+        next((line for line in lines if line.startswith("{")), "\n".join(lines)) + "\n",
+        encoding="utf-8",
+    )
     return code, plan_file, json_file
 
 

@@ -437,3 +437,160 @@ def test_a_failed_render_is_commented(tmp_path):
     assert result.exit_code == 0, result.output
     assert "### Rendered manifests: dev" in result.output
     assert "the overlay's 'dev'" in result.output
+
+
+# The IAP token in the deploy job: kfp-gcp mints it from the credentials file that
+# google-github-actions/auth writes for the publisher, through local servers that answer
+# like GitHub's OIDC endpoint, STS and IAM Credentials.
+
+PUBLISHER = "kfp-ci-publish@acme-ml-prod.iam.gserviceaccount.com"
+IAP_CLIENT = "123-abc.apps.googleusercontent.com"
+PROVIDER = (
+    "//iam.googleapis.com/projects/210987654321/locations/global/workloadIdentityPools/"
+    "kfp-github/providers/github"
+)
+
+
+def unsigned_jwt(claims: dict[str, Any]) -> str:
+    import base64
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.sig"
+
+
+class FakeGoogle:
+    """The four calls, answered as documented:
+    - GitHub's OIDC endpoint (the credentials file's `credential_source.url`, with the
+      request token as Bearer): `{"value": <JWT>}` (the file's format: json, field `value`);
+    - STS `token` (RFC 8693 token exchange, form-encoded): `access_token`,
+      `issued_token_type`, `token_type`, `expires_in` (sts.googleapis.com/v1/token);
+    - IAM Credentials `generateAccessToken` and `generateIdToken` for the service account
+      (`accessToken` + `expireTime`; `token`), which answer 403 unless the caller may:
+      the federated principal may get an access token (workloadIdentityUser), and only the
+      publisher itself may get its ID token (the bootstrap's self-binding of
+      roles/iam.serviceAccountOpenIdTokenCreator).
+    Source of the file's shape: google-github-actions/auth,
+    src/client/workload_identity_federation.ts (createCredentialsFile)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.github_token = unsigned_jwt({"sub": "repo:example-org/kfp-platform:environment:prod"})
+
+    def start(self) -> FakeGoogle:
+        import threading
+        import urllib.parse
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                fake.calls.append("github")
+                ok = self.headers["Authorization"] == "Bearer request-token"
+                self.answer(200 if ok else 401, {"value": fake.github_token})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                raw = self.rfile.read(length).decode()
+                bearer = self.headers.get("Authorization", "")
+                if self.path == "/sts/token":
+                    form = dict(urllib.parse.parse_qsl(raw))
+                    fake.calls.append("sts")
+                    ok = form["subject_token"] == fake.github_token and form["audience"] == PROVIDER
+                    body = {
+                        "access_token": "federated",
+                        "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                        "token_type": "Bearer",
+                        "expires_in": 3600,
+                    }
+                    self.answer(200 if ok else 400, body)
+                elif self.path.endswith(f"/serviceAccounts/{PUBLISHER}:generateAccessToken"):
+                    fake.calls.append("generateAccessToken")
+                    ok = bearer == "Bearer federated"
+                    body = {"accessToken": "ya29.publisher", "expireTime": "2999-01-01T00:00:00Z"}
+                    self.answer(200 if ok else 403, body)
+                elif self.path.endswith(f"/serviceAccounts/{PUBLISHER}:generateIdToken"):
+                    fake.calls.append("generateIdToken")
+                    request = json.loads(raw)
+                    if bearer != "Bearer ya29.publisher":  # only the account itself
+                        self.answer(403, {"error": {"code": 403, "status": "PERMISSION_DENIED"}})
+                        return
+                    claims = {"aud": request["audience"], "exp": 4_102_444_800}
+                    if request.get("includeEmail"):
+                        claims["email"] = PUBLISHER
+                    self.answer(200, {"token": unsigned_jwt(claims)})
+                else:
+                    self.answer(404, {"error": {"code": 404}})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.slow  # imports kfp (about a second)
+def test_kfp_gcp_mints_the_iap_token_from_the_publishers_federated_credentials(
+    socket_enabled, tmp_path, monkeypatch
+):
+    from kfp_gcp.services.kfp import auth as kfp_auth
+
+    fake = FakeGoogle().start()
+    try:
+        credentials_file = tmp_path / "gha-creds-0123456789abcdef.json"
+        credentials_file.write_text(
+            json.dumps(
+                {
+                    "type": "external_account",
+                    "audience": PROVIDER,
+                    "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+                    "token_url": f"{fake.url}/sts/token",
+                    "credential_source": {
+                        "url": f"{fake.url}/github/idtoken?audience=iam",
+                        "headers": {"Authorization": "Bearer request-token"},
+                        "format": {"type": "json", "subject_token_field_name": "value"},
+                    },
+                    "service_account_impersonation_url": (
+                        f"{fake.url}/iam/v1/projects/-/serviceAccounts/{PUBLISHER}"
+                        ":generateAccessToken"
+                    ),
+                }
+            )
+        )
+        # What the auth step exports for the steps after it.
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(credentials_file))
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme-ml-prod")
+        monkeypatch.delenv(kfp_auth.TOKEN_ENV, raising=False)
+
+        source = kfp_auth.id_token_source(IAP_CLIENT)
+        assert source.description == f"WIF as {PUBLISHER}"
+        assert isinstance(source, kfp_auth.RefreshingToken)
+        source.credentials.base_url = f"{fake.url}/iam"  # the only difference: the host
+        assert fake.calls == []  # nothing is minted before the first request to KFP
+        token = kfp_auth.IdTokenCredentials(source, IAP_CLIENT).checked_token()
+        assert kfp_auth.claims(token) == {
+            "aud": IAP_CLIENT,
+            "exp": 4_102_444_800,
+            "email": PUBLISHER,
+        }
+        assert fake.calls == ["github", "sts", "generateAccessToken", "generateIdToken"]
+    finally:
+        fake.stop()

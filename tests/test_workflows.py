@@ -296,13 +296,25 @@ def test_every_job_reads_its_own_environments_variables_as_the_bootstrap_names_t
     assert gcp_read == made, "the workflows read exactly what the bootstraps output"
 
 
-def test_bootstrap_readme_and_ci_doc_name_the_same_variables():
+def test_ci_doc_names_every_variable_and_other_documents_link_to_it():
+    """One source for the GitHub variables: docs/ci.md lists them; the bootstrap README
+    links there; no document names a variable that no workflow reads."""
     names = {f"{v}_{e}" for v in bootstrap_variables() for e in ("DEV", "PROD")}
-    for doc in (REPO / "terraform/bootstrap/README.md", DOC):
+    ci_doc = DOC.read_text()
+    for name in sorted(names):
+        assert f"`{name}`" in ci_doc, f"docs/ci.md does not name {name}"
+    readme = (REPO / "terraform/bootstrap/README.md").read_text()
+    assert "docs/ci.md#one-time-github-settings" in readme
+    read = {v for p in WORKFLOWS for v in re.findall(r"vars\.(\w+)", p.read_text())}
+    docs = [REPO / "README.md", *REPO.glob("docs/*.md"), *REPO.glob("terraform/**/README.md")]
+    for doc in docs:
         text = doc.read_text()
         assert "GCP_WORKLOAD_IDENTITY_PROVIDER`" not in text, f"{doc.name}: unsuffixed name"
-        for name in sorted(names):
-            assert f"`{name}`" in text, f"{doc.name} does not name {name}"
+        mentioned = set(
+            re.findall(r"\b(GCP_[A-Z_]*[A-Z]|IAP_CLIENT_ID\w*|WIF_PROVIDER|PUBLISH_SA)\b", text)
+        )
+        stale = mentioned - read - bootstrap_variables()  # a stem, as in NAME_<ENV>
+        assert not stale, f"{doc.relative_to(REPO)} names variables no workflow reads: {stale}"
 
 
 # The deploy chain (deploy.yml): order, concurrency, approvals, identities, the reviewed plan.
@@ -758,3 +770,18 @@ def test_terraform_check_runs_every_root_and_reports_failures(monkeypatch):
     roots = {where for verb, where in calls if verb == "validate"}
     assert {"terraform/bootstrap", "terraform/environments/prod", "terraform/contract"} <= roots
     assert ("test", "terraform/modules/gke") in calls
+
+
+def test_the_ci_doc_lists_what_each_deploy_step_reads():
+    rows = {
+        m[1]: set(re.findall(r"`([^`]+)`", m[2]))
+        for m in re.finditer(
+            r"^\| (infra|manifests|pipelines|all three) \| (.*) \|$", DOC.read_text(), re.M
+        )
+    }
+    for step, patterns in ci.STEP_INPUTS.items():
+        assert {p.replace("{env}", "ENV") for p in patterns} <= rows[step], step
+    assert set(ci.EVERY_STEP) <= rows["all three"]
+    documented = set().union(*rows.values())
+    listed = {p.replace("{env}", "ENV") for ps in ci.STEP_INPUTS.values() for p in ps}
+    assert documented <= listed | set(ci.EVERY_STEP), "the doc lists a path the code ignores"

@@ -594,3 +594,139 @@ def test_kfp_gcp_mints_the_iap_token_from_the_publishers_federated_credentials(
         assert fake.calls == ["github", "sts", "generateAccessToken", "generateIdToken"]
     finally:
         fake.stop()
+
+
+# The drift issue, against a local server that answers like GitHub's REST API for issues
+# (docs.github.com/rest/issues: "List repository issues" returns pull requests too, marked
+# by a `pull_request` key, filtered by state and label names, paged by per_page/page;
+# create answers 201 with the issue; update and comment as documented).
+
+
+class FakeGitHub:
+    def __init__(self) -> None:
+        self.issues: list[dict[str, Any]] = []
+        self.comments: list[tuple[int, str]] = []
+        self.requests: list[str] = []
+
+    def add(self, title: str, state: str = "open", labels=("drift",), pr: bool = False) -> int:
+        number = len(self.issues) + 1
+        issue = {"number": number, "title": title, "state": state, "body": ""}
+        issue["labels"] = [{"name": n} for n in labels]
+        if pr:
+            issue["pull_request"] = {"url": "..."}
+        self.issues.append(issue)
+        return number
+
+    def __call__(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        import urllib.parse
+
+        self.requests.append(f"{method} {path.split('?')[0]}")
+        url = urllib.parse.urlsplit(path)
+        parts = url.path.split("/")  # "", "repos", owner, repo, "issues", [n, ["comments"]]
+        assert parts[1:4] == ["repos", "example-org", "kfp-platform"]
+        if method == "GET":
+            query = dict(urllib.parse.parse_qsl(url.query))
+            found = [
+                i
+                for i in self.issues
+                if i["state"] == query["state"]
+                and query["labels"] in {label["name"] for label in i["labels"]}
+            ]
+            size, page = int(query["per_page"]), int(query["page"])
+            return found[(page - 1) * size : page * size]
+        if method == "POST" and len(parts) == 5:
+            number = self.add(body["title"], labels=body["labels"])
+            self.issues[number - 1]["body"] = body["body"]
+            return self.issues[number - 1]
+        issue = self.issues[int(parts[5]) - 1]
+        if method == "POST":
+            self.comments.append((issue["number"], body["body"]))
+            return {"id": len(self.comments)}
+        issue.update(body)
+        return issue
+
+
+REPO_NAME = "example-org/kfp-platform"
+
+
+def test_one_drift_issue_per_environment_opened_updated_and_closed():
+    github = FakeGitHub()
+    github.add("Infrastructure drift in dev", pr=True)  # a pull request with the same title
+    github.add("Infrastructure drift in dev", state="closed")  # an old, closed one
+
+    def sync(env: str, drift: bool, body: str = "plan") -> str:
+        return ci.sync_drift_issue(github, REPO_NAME, env, drift, body, "https://run/1")
+
+    assert sync("dev", True, "first") == "opened #3"
+    assert sync("dev", True, "second") == "updated #3"
+    assert github.issues[2]["body"].startswith("second")
+    assert "run the deploy workflow by hand" in github.issues[2]["body"]
+    assert sync("prod", True) == "opened #4"  # its own issue
+    assert sync("dev", False) == "closed #3"
+    assert github.issues[2]["state"] == "closed"
+    assert github.comments == [(3, "No drift any more ([run](https://run/1)).")]
+    assert sync("dev", False) == "no drift, no open issue"
+    assert sync("dev", True) == "opened #5"  # drift again: a new issue, not the closed one
+    assert github.issues[3]["state"] == "open"  # prod's untouched
+    assert [i["labels"] for i in github.issues[2:]] == [[{"name": "drift"}]] * 3
+
+
+def test_the_open_drift_issue_is_found_past_the_first_page():
+    github = FakeGitHub()
+    for n in range(150):
+        github.add(f"another drift-labelled issue {n}")
+    number = github.add("Infrastructure drift in prod")
+    assert ci.sync_drift_issue(github, REPO_NAME, "prod", False, "", "u") == f"closed #{number}"
+    assert github.requests.count(f"GET /repos/{REPO_NAME}/issues") == 2
+
+
+def test_drift_issue_needs_the_jobs_token(monkeypatch):
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    result = invoke(REPO, "ci", "drift-issue", "--env", "dev", "--no-drift")
+    assert result.exit_code == ConfigError.exit_code
+    assert "GH_TOKEN and GITHUB_REPOSITORY must be set" in result.output
+
+
+def test_github_calls_carry_the_token_and_errors_name_the_call(socket_enabled):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, str, str | None]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def reply(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            body = self.rfile.read(length).decode() or None
+            seen.append((self.command, self.headers["Authorization"], body))
+            status = 403 if self.path.endswith("/issues") and self.command == "POST" else 200
+            data = (
+                b'{"message": "Resource not accessible by integration"}' if status == 403 else b"[]"
+            )
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = reply
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    try:
+        call = ci.github_request(f"http://127.0.0.1:{server.server_address[1]}/", "tok")
+        with pytest.raises(RunError) as raised:
+            ci.sync_drift_issue(call, REPO_NAME, "dev", True, "plan", "u")
+        assert "GitHub answered 403 to POST /repos/example-org/kfp-platform/issues" in str(
+            raised.value
+        )
+        assert "Resource not accessible by integration" in str(raised.value)
+        assert "issues: write" in raised.value.hint
+        assert [(m, a) for m, a, _ in seen] == [("GET", "Bearer tok"), ("POST", "Bearer tok")]
+        assert json.loads(seen[1][2])["labels"] == ["drift"]
+    finally:
+        server.shutdown()
+        server.server_close()

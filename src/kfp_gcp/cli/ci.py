@@ -297,3 +297,39 @@ def publish_target(
         output.stderr.print(target.message)
     else:
         output.stdout.print(f"::notice::{target.message}", markup=False, highlight=False)
+
+
+@app.command("drift-issue")
+def drift_issue(
+    env: Annotated[str, typer.Option("--env", "-e", help="The environment.")],
+    drift: Annotated[
+        bool, typer.Option("--drift/--no-drift", help="Whether the plan shows drift.")
+    ],
+    body: Annotated[
+        Path | None,
+        typer.Option("--body", help="The issue body (`ci plan-comment --out`); with --drift."),
+    ] = None,
+) -> None:
+    """Open or update ENV's issue "Infrastructure drift in ENV" (label drift) while the plan
+    shows drift; comment and close it once it does not. Uses GitHub's REST API with
+    GH_TOKEN (the job's token, issues: write), GITHUB_REPOSITORY and GITHUB_API_URL."""
+    import os
+
+    from kfp_gcp.services.ops import ci
+
+    token, repo = os.environ.get("GH_TOKEN"), os.environ.get("GITHUB_REPOSITORY")
+    if not token or not repo:
+        raise ConfigError(
+            "GH_TOKEN and GITHUB_REPOSITORY must be set",
+            hint="in a workflow: env: GH_TOKEN: ${{ github.token }}, with permissions "
+            "issues: write (drift.yml)",
+        )
+    if drift and (body is None or not body.is_file()):
+        raise ConfigError(
+            "--drift needs --body FILE", hint="write it with `kfp-gcp ci plan-comment --out`"
+        )
+    server = os.environ.get("GITHUB_SERVER_URL", "https://github.com")
+    run_url = f"{server}/{repo}/actions/runs/{os.environ.get('GITHUB_RUN_ID', '')}"
+    call = ci.github_request(os.environ.get("GITHUB_API_URL", "https://api.github.com"), token)
+    text = body.read_text(encoding="utf-8") if drift and body else ""
+    output.stderr.print(ci.sync_drift_issue(call, repo, env, drift, text, run_url))

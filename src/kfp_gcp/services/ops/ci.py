@@ -13,11 +13,12 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kfp_gcp.errors import ConfigError
+from kfp_gcp.errors import ConfigError, RunError
 from kfp_gcp.services.infra import terraform
 from kfp_gcp.services.project import Project
 
@@ -489,3 +490,91 @@ def publish_target(env: str, access: str, domain: str, declared: str) -> Publish
         f"not publish there; publish with `kfp-gcp ui --env {env}` and `kfp-gcp pipelines "
         f"deploy --env {env} --host http://localhost:8080` (docs/publishing.md)",
     )
+
+
+# The drift issue: one per environment, opened or updated while the plan shows drift,
+# closed once it does not. GitHub's REST API (docs.github.com/rest/issues): list a
+# repository's issues (pull requests come back too, with a `pull_request` key), create,
+# update, comment.
+
+DRIFT_LABEL = "drift"
+
+
+def drift_title(env: str) -> str:
+    return f"Infrastructure drift in {env}"
+
+
+Request = Callable[[str, str, dict[str, Any] | None], Any]
+
+
+def github_request(api: str, token: str) -> Request:
+    """A JSON call to GitHub's REST API with the job's token."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    def call(method: str, path: str, body: dict[str, Any] | None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 (the API URL GitHub sets)
+            f"{api.rstrip('/')}{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            raise RunError(
+                f"GitHub answered {exc.code} to {method} {path}: {detail}",
+                hint="the drift job needs permissions: issues: write (drift.yml)",
+            ) from None
+
+    return call
+
+
+def sync_drift_issue(
+    call: Request, repo: str, env: str, drift: bool, body: str, run_url: str
+) -> str:
+    """Open, update or close `env`'s drift issue; returns what was done."""
+    title = drift_title(env)
+    found = None
+    page = 1
+    while found is None:
+        issues = call(
+            "GET",
+            f"/repos/{repo}/issues?state=open&labels={DRIFT_LABEL}&per_page=100&page={page}",
+            None,
+        )
+        found = next((i for i in issues if i["title"] == title and "pull_request" not in i), None)
+        if len(issues) < 100:
+            break
+        page += 1
+    if drift:
+        text = (
+            f"{body}\n\nThe live {env} estate differs from main. Apply main (run the deploy "
+            "workflow by hand: Actions > deploy > Run workflow) or change the code to match; "
+            f"[run]({run_url})."
+        )
+        if found:
+            call("PATCH", f"/repos/{repo}/issues/{found['number']}", {"body": text})
+            return f"updated #{found['number']}"
+        created = call(
+            "POST", f"/repos/{repo}/issues", {"title": title, "body": text, "labels": [DRIFT_LABEL]}
+        )
+        return f"opened #{created['number']}"
+    if found:
+        number = found["number"]
+        call(
+            "POST",
+            f"/repos/{repo}/issues/{number}/comments",
+            {"body": f"No drift any more ([run]({run_url}))."},
+        )
+        call("PATCH", f"/repos/{repo}/issues/{number}", {"state": "closed"})
+        return f"closed #{number}"
+    return "no drift, no open issue"

@@ -235,11 +235,9 @@ def plan(
         shutil.copyfile(folder / LOCK_FILE, plan_lock_file(plan_file))
     lines: list[str] = []
     run_terraform(["show", "-json", str(plan_file)], folder, lines.append)
-    # The JSON is one line; warnings (a missing CLI configuration file) may come with it.
-    json_file.write_text(
-        next((line for line in lines if line.startswith("{")), "\n".join(lines)) + "\n",
-        encoding="utf-8",
-    )
+    # Warnings (a missing CLI configuration file) may come before the JSON: skip them.
+    start = next((i for i, line in enumerate(lines) if line.startswith("{")), 0)
+    json_file.write_text("\n".join(lines[start:]) + "\n", encoding="utf-8")
     return code, plan_file, json_file
 
 

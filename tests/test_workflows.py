@@ -786,3 +786,10 @@ def test_the_ci_doc_lists_what_each_deploy_step_reads():
     documented = set().union(*rows.values())
     listed = {p.replace("{env}", "ENV") for ps in ci.STEP_INPUTS.values() for p in ps}
     assert documented <= listed | set(ci.EVERY_STEP), "the doc lists a path the code ignores"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_deploy_job_checks_out_the_history_publishings_rollback_check_needs(env):
+    deploy = deploy_jobs()[f"deploy-{env}"]
+    checkout = steps(deploy)[index(deploy, using("actions/checkout"))]
+    assert checkout["with"]["fetch-depth"] == 0  # a shallow clone cannot prove ancestry

@@ -261,6 +261,11 @@ def test_committed_bootstrap_files_agree_with_their_environment(repo, env):
             lambda d: d["settings"].update(ci_apply_service_account=DEV_APPLY),
             "settings.ci_apply_service_account is 'kfp-ci-apply@acme-ml-dev",
         ),
+        (
+            "environments/prod/terraform.tfvars.json",
+            lambda d: d["settings"].update(ci_publish_service_account=DEV_APPLY),
+            "settings.ci_publish_service_account is 'kfp-ci-apply@acme-ml-dev",
+        ),
     ],
 )
 def test_mismatched_files_are_refused_before_terraform_runs(project, file, edit, message):

@@ -192,11 +192,14 @@ def test_a_late_enable_from_a_concurrent_deploy_is_undone_by_its_own_check(fake,
     fake._uuid = lambda: f"{next(ids):032x}"
     lock, seen = threading.Lock(), {"create": 0, "enable": 0}
     a_enabling, b_enabling = threading.Event(), threading.Event()
+    both_read = threading.Barrier(2, timeout=20)
 
     def interleave(path, query):
         kind = "create" if path == RR else "enable" if path.endswith(":enable") else ""
         if not kind:
             return
+        if kind == "create":
+            both_read.wait()  # neither deploy's reads may see the other's run
         with lock:
             seen[kind] += 1
             n = seen[kind]

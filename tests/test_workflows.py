@@ -25,9 +25,11 @@ DEPENDABOT = REPO / ".github" / "dependabot.yml"
 DOC = REPO / "docs" / "ci.md"
 BIN = Path(sys.executable).parent
 PLANS = REPO / "tests" / "fixtures" / "plans"
-EXPECTED = {"ci.yml", "terraform.yml", "manifests.yml", "pipelines.yml", "drift.yml"}
+EXPECTED = {"ci.yml", "terraform.yml", "manifests.yml", "pipelines.yml", "deploy.yml", "drift.yml"}
 # Jobs whose steps change an environment: they must run in a GitHub environment.
 DEPLOYS = ("infra apply", "manifests apply", "pipelines deploy")
+DEPLOY = REPO / ".github/workflows/deploy.yml"
+ENVS = ("dev", "prod")
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -73,7 +75,7 @@ def commands(tool: str) -> set[tuple[str, ...]]:
     return found
 
 
-def test_the_five_workflows_exist():
+def test_the_six_workflows_exist():
     assert {p.name for p in WORKFLOWS} == EXPECTED
 
 
@@ -215,10 +217,11 @@ def test_job_is_locked_down(item):
     authenticates = "google-github-actions/auth" in used
     assert (grants.get("id-token") == "write") == authenticates
     scripts = "\n".join(s.get("with", {}).get("script", "") for s in steps(job))
-    comments = "createComment" in scripts and "issues.create(" not in scripts
+    comments = "createComment" in scripts
     assert (grants.get("pull-requests") == "write") == comments
     assert not (comments and authenticates), "the comment job holds no cloud identity"
-    assert (grants.get("issues") == "write") == ("issues.create(" in scripts)
+    drift_issue = any("ci drift-issue" in r for r in runs(job))
+    assert (grants.get("issues") == "write") == drift_issue
     assert set(grants) <= {"contents", "id-token", "pull-requests", "issues"}
     assert all(v in ("read", "write") for v in grants.values())
     for step in steps(job):
@@ -294,51 +297,358 @@ def test_every_job_reads_its_own_environments_variables_as_the_bootstrap_names_t
     assert gcp_read == made, "the workflows read exactly what the bootstraps output"
 
 
-def test_bootstrap_readme_and_ci_doc_name_the_same_variables():
+def test_ci_doc_names_every_variable_and_other_documents_link_to_it():
+    """One source for the GitHub variables: docs/ci.md lists them; the bootstrap README
+    links there; no document names a variable that no workflow reads."""
     names = {f"{v}_{e}" for v in bootstrap_variables() for e in ("DEV", "PROD")}
-    for doc in (REPO / "terraform/bootstrap/README.md", DOC):
+    ci_doc = DOC.read_text()
+    for name in sorted(names):
+        assert f"`{name}`" in ci_doc, f"docs/ci.md does not name {name}"
+    readme = (REPO / "terraform/bootstrap/README.md").read_text()
+    assert "docs/ci.md#one-time-github-settings" in readme
+    read = {v for p in WORKFLOWS for v in re.findall(r"vars\.(\w+)", p.read_text())}
+    docs = [REPO / "README.md", *REPO.glob("docs/*.md"), *REPO.glob("terraform/**/README.md")]
+    for doc in docs:
         text = doc.read_text()
         assert "GCP_WORKLOAD_IDENTITY_PROVIDER`" not in text, f"{doc.name}: unsuffixed name"
-        for name in sorted(names):
-            assert f"`{name}`" in text, f"{doc.name} does not name {name}"
-
-
-def test_every_deploy_is_behind_the_destroy_guard_and_applies_the_saved_plan():
-    for _, name, job in jobs():
-        script = "\n".join(runs(job))
-        if "infra apply" in script:
-            order = [script.index(c) for c in ("infra plan", "infra guard", "infra apply")]
-            assert order == sorted(order), name
-
-
-def test_pipelines_deploy_gets_an_iap_id_token_through_env():
-    wf = load(REPO / ".github/workflows/pipelines.yml")
-    for env in ("dev", "prod"):
-        job = wf["jobs"][f"deploy-{env}"]
-        auth = next(s for s in steps(job) if "google-github-actions/auth" in s.get("uses", ""))
-        assert "id_token" in auth["with"]["token_format"]
-        assert auth["with"]["id_token_audience"] == f"${{{{ vars.IAP_CLIENT_ID_{env.upper()} }}}}"
-        assert auth["with"]["id_token_include_email"] is True
-        deploy = next(s for s in steps(job) if "pipelines deploy" in s.get("run", ""))
-        assert deploy["env"]["KFP_GCP_ID_TOKEN"] == "${{ steps.auth.outputs.id_token }}"
-
-
-def test_pipelines_deploy_checks_out_the_history_its_rollback_check_needs():
-    wf = load(REPO / ".github/workflows/pipelines.yml")
-    for env in ("dev", "prod"):
-        checkout = next(
-            s for s in steps(wf["jobs"][f"deploy-{env}"]) if "actions/checkout" in s.get("uses", "")
+        mentioned = set(
+            re.findall(r"\b(GCP_[A-Z_]*[A-Z]|IAP_CLIENT_ID\w*|WIF_PROVIDER|PUBLISH_SA)\b", text)
         )
-        assert checkout["with"]["fetch-depth"] == 0  # a shallow clone cannot prove ancestry
+        stale = mentioned - read - bootstrap_variables()  # a stem, as in NAME_<ENV>
+        assert not stale, f"{doc.relative_to(REPO)} names variables no workflow reads: {stale}"
 
 
-def test_workflows_run_only_when_their_inputs_change():
-    for name in EXPECTED - {"ci.yml", "drift.yml"}:
+# The deploy chain (deploy.yml): order, concurrency, approvals, identities, the reviewed plan.
+
+
+def deploy_jobs() -> dict[str, dict[str, Any]]:
+    return dict(load(DEPLOY)["jobs"])
+
+
+def needs(job: dict[str, Any]) -> list[str]:
+    value = job.get("needs", [])
+    return [value] if isinstance(value, str) else list(value)
+
+
+def ancestors(all_jobs: dict[str, dict[str, Any]], name: str) -> set[str]:
+    found: set[str] = set()
+    for parent in needs(all_jobs[name]):
+        found |= {parent} | ancestors(all_jobs, parent)
+    return found
+
+
+def index(job: dict[str, Any], found: Any) -> int:
+    """The index of the first step for which `found(step)` is true."""
+    hits = [i for i, step in enumerate(steps(job)) if found(step)]
+    assert hits, f"no such step in {[s.get('name', s.get('uses')) for s in steps(job)]}"
+    return hits[0]
+
+
+def running(command: str) -> Any:
+    return lambda step: command in step.get("run", "")
+
+
+def using(action: str) -> Any:
+    return lambda step: step.get("uses", "").startswith(f"{action}@")
+
+
+def auth_accounts(job: dict[str, Any]) -> list[str]:
+    return [
+        s["with"]["service_account"] for s in steps(job) if using("google-github-actions/auth")(s)
+    ]
+
+
+def var(name: str) -> str:
+    return f"${{{{ vars.{name} }}}}"
+
+
+def one_line(text: Any) -> str:
+    return " ".join(str(text).split())
+
+
+def test_the_deploy_runs_on_main_and_by_hand_only():
+    data = load(DEPLOY)
+    assert set(data["on"]) == {"push", "workflow_dispatch"}
+    assert data["on"]["push"] == {"branches": ["main"]}  # every push to main: no path filter
+    changes = deploy_jobs()["changes"]
+    assert changes["if"] == "github.ref == 'refs/heads/main'", "a dispatch from another ref"
+    script = "\n".join(runs(changes))
+    # A dispatch deploys every step; a re-run of an older commit is refused (it would roll
+    # back what came after it).
+    assert 'kfp-gcp ci changes --all --head "$GITHUB_SHA" --attempt "$GITHUB_RUN_ATTEMPT"' in script
+    assert '--base "$BEFORE" --head "$GITHUB_SHA" --attempt "$GITHUB_RUN_ATTEMPT"' in script
+    checkout = next(s for s in steps(changes) if using("actions/checkout")(s))
+    assert checkout["with"]["fetch-depth"] == 0  # the diff and main's tip need the history
+
+
+def test_the_chain_is_dev_then_prod_each_planned_before_its_one_deploy_job():
+    j = deploy_jobs()
+    assert set(j) == {"changes", "plan-dev", "deploy-dev", "plan-prod", "deploy-prod"}
+    assert ancestors(j, "plan-dev") == {"changes"}
+    assert ancestors(j, "deploy-dev") == {"changes", "plan-dev"}
+    assert ancestors(j, "plan-prod") == {"changes", "plan-dev", "deploy-dev"}
+    assert ancestors(j, "deploy-prod") == {"changes", "plan-dev", "deploy-dev", "plan-prod"}
+    # A predecessor skipped for lack of changes does not stop the chain; a failed one does.
+    for name in ("deploy-dev", "plan-prod", "deploy-prod"):
+        condition = one_line(j[name]["if"])
+        assert "!cancelled() && !failure()" in condition, name
+
+
+def test_each_environment_is_held_by_one_job_so_prod_is_approved_once():
+    """GitHub asks the reviewers of an environment once per job that names it: the infra,
+    manifests and pipelines steps are steps of one job per environment, in that order."""
+    holders: dict[str, list[str]] = {}
+    for workflow, name, job in jobs():
+        if job.get("environment"):
+            holders.setdefault(job["environment"], []).append(f"{workflow}:{name}")
+    assert holders == {"dev": ["deploy.yml:deploy-dev"], "prod": ["deploy.yml:deploy-prod"]}
+    for env in ENVS:
+        job = deploy_jobs()[f"deploy-{env}"]
+        order = [index(job, running(command)) for command in DEPLOYS]
+        assert order == sorted(order), f"deploy-{env}: {DEPLOYS} out of order"
+
+
+def test_deploy_commands_run_only_in_the_deploy_chain():
+    for workflow, name, job in jobs():
+        script = "\n".join(runs(job))
+        if any(command in script for command in DEPLOYS):
+            assert (workflow, name) in {("deploy.yml", "deploy-dev"), ("deploy.yml", "deploy-prod")}
+
+
+def test_one_concurrency_group_per_environment_that_never_cancels():
+    """Everything that acts on an environment on main (its plan, its deploy, the drift
+    plan) waits in one queue per environment: nothing runs at once against it, and
+    nothing queued is dropped (queue: max; the default keeps only the newest pending)."""
+    groups: dict[str, set[str]] = {}
+    for name, job in deploy_jobs().items():
+        if name == "changes":
+            assert "concurrency" not in job  # it only reads the repository
+            continue
+        env = job["env"]["ENV"]
+        concurrency = job["concurrency"]
+        assert concurrency == {
+            "group": f"deploy-{env}",
+            "cancel-in-progress": False,
+            "queue": "max",
+        }
+        groups.setdefault(concurrency["group"], set()).add(name)
+    assert groups == {
+        "deploy-dev": {"plan-dev", "deploy-dev"},
+        "deploy-prod": {"plan-prod", "deploy-prod"},
+    }
+    drift = load(REPO / ".github/workflows/drift.yml")["jobs"]["plan"]
+    assert drift["concurrency"] == {
+        "group": "deploy-${{ matrix.env }}",
+        "cancel-in-progress": False,
+        "queue": "max",
+    }
+    assert {e["env"] for e in drift["strategy"]["matrix"]["include"]} == set(ENVS)
+
+
+def test_only_pull_request_runs_are_ever_cancelled():
+    for path in WORKFLOWS:
+        data = load(path)
+        triggers = set(data["on"] if isinstance(data["on"], dict) else [data["on"]])
+        for scope in [data, *data["jobs"].values()]:
+            concurrency = scope.get("concurrency")
+            if not isinstance(concurrency, dict):
+                continue
+            cancel = concurrency.get("cancel-in-progress", False)
+            if triggers == {"pull_request"}:
+                continue
+            assert cancel in (False, "${{ github.event_name == 'pull_request' }}"), path.name
+    ci_yml = load(REPO / ".github/workflows/ci.yml")
+    assert (
+        ci_yml["concurrency"]["cancel-in-progress"] == "${{ github.event_name == 'pull_request' }}"
+    )
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_which_job_holds_which_identity_and_permission(env):
+    j = deploy_jobs()
+    suffix = env.upper()
+    assert j["changes"]["permissions"] == {"contents": "read"}
+    assert auth_accounts(j["changes"]) == []
+
+    plan = j[f"plan-{env}"]
+    assert "environment" not in plan, "the plan runs before any approval, as main's subject"
+    assert plan["permissions"] == {"contents": "read", "id-token": "write"}
+    assert auth_accounts(plan) == [var(f"GCP_CI_PLAN_SERVICE_ACCOUNT_{suffix}")]
+
+    deploy = j[f"deploy-{env}"]
+    assert deploy["environment"] == env
+    assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
+    assert auth_accounts(deploy) == [
+        var(f"GCP_CI_APPLY_SERVICE_ACCOUNT_{suffix}"),
+        var(f"GCP_CI_PUBLISH_SERVICE_ACCOUNT_{suffix}"),
+    ]
+    for job in (plan, deploy):
+        for step in steps(job):
+            if using("google-github-actions/auth")(step):
+                provider = step["with"]["workload_identity_provider"]
+                assert provider == var(f"GCP_WORKLOAD_IDENTITY_PROVIDER_{suffix}")
+    apply_auth = index(deploy, lambda s: "APPLY" in s.get("with", {}).get("service_account", ""))
+    publish_auth = index(
+        deploy, lambda s: "PUBLISH" in s.get("with", {}).get("service_account", "")
+    )
+    # The apply identity applies; then the job switches to the publisher, which alone runs
+    # the pipelines' code (compiling imports it).
+    assert (
+        apply_auth
+        < index(deploy, running("infra apply"))
+        < index(deploy, running("manifests apply"))
+        < publish_auth
+        < index(deploy, running("ci publish-target"))
+        < index(deploy, running("pipelines deploy"))
+    )
+    after_switch = "\n".join(s.get("run", "") for s in steps(deploy)[publish_auth:])
+    assert "infra apply" not in after_switch
+    assert "manifests apply" not in after_switch
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_iap_token_is_minted_by_kfp_gcp_at_publishing_as_the_publisher(env):
+    """No ID token is minted ahead of the slow steps and passed along: `pipelines deploy`
+    mints it from the publisher's federated credentials (generateIdToken, auth.py) when it
+    first calls KFP and refreshes it before it expires."""
+    for path in WORKFLOWS:
+        text = path.read_text()
+        assert "KFP_GCP_ID_TOKEN" not in text, path.name
+        assert "token_format" not in text, path.name
+    deploy = deploy_jobs()[f"deploy-{env}"]
+    publish = index(deploy, running("pipelines deploy"))
+    last_auth = max(
+        i for i, s in enumerate(steps(deploy)) if using("google-github-actions/auth")(s)
+    )
+    assert "PUBLISH" in steps(deploy)[last_auth]["with"]["service_account"]
+    assert last_auth < publish == len(steps(deploy)) - 1
+    assert "env" not in steps(deploy)[publish], "no token or credential handed to the step"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_approved_job_applies_the_reviewed_plan_and_nothing_else(env):
+    j = deploy_jobs()
+    plan = j[f"plan-{env}"]
+    # Plan, summary, guard, secret check, then upload: a blocked or secret-holding plan is
+    # never uploaded, and the deploy job (which needs it) does not run.
+    order = [
+        index(plan, running("kfp-gcp infra plan")),
+        index(plan, running("kfp-gcp ci plan-comment")),
+        index(plan, running("kfp-gcp infra guard")),
+        index(plan, running("kfp-gcp ci plan-secrets")),
+        index(plan, using("actions/upload-artifact")),
+    ]
+    assert order == sorted(order)
+    assert "--no-lock" in "\n".join(runs(plan))
+    assert "--detailed-exitcode" in "\n".join(runs(plan))
+    upload = steps(plan)[order[-1]]["with"]
+    assert upload["name"] == f"plan-{env}"
+    assert set(upload["path"].split()) == {
+        f"build/infra/{env}.{suffix}"
+        for suffix in ("tfplan", "tfplan.json", "tfplan.lock.hcl", "summary.md", "plan.txt")
+    }
+    assert upload["if-no-files-found"] == "error"
+    assert plan["outputs"]["changes"] == "${{ steps.plan.outputs.changes }}"
+
+    deploy = j[f"deploy-{env}"]
+    download = index(deploy, using("actions/download-artifact"))
+    assert steps(deploy)[download]["with"] == {"name": f"plan-{env}", "path": "build/infra"}
+    apply = index(deploy, running("infra apply"))
+    assert download < apply
+    assert steps(deploy)[apply]["run"] == (
+        'kfp-gcp infra apply --env "$ENV" --plan "build/infra/$ENV.tfplan"'
+    )
+    assert "infra plan" not in "\n".join(runs(deploy)), "the deploy job never plans"
+    assert deploy["env"]["INFRA"] == f"${{{{ needs.plan-{env}.outputs.changes == 'true' }}}}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_each_step_runs_only_when_its_inputs_changed(env):
+    j = deploy_jobs()
+    outputs = j["changes"]["outputs"]
+    assert outputs == {
+        f"{e}_{step}": f"${{{{ steps.changes.outputs.{e}_{step} }}}}"
+        for e in ENVS
+        for step in ci.DEPLOY_STEPS
+    }
+    assert (
+        one_line(j[f"plan-{env}"]["if"])
+        .removeprefix("${{ ")
+        .removesuffix(" }}")
+        .endswith(f"needs.changes.outputs.{env}_infra == 'true'")
+    )
+    deploy = j[f"deploy-{env}"]
+    assert deploy["env"]["PIPELINES"] == (
+        f"${{{{ needs.changes.outputs.{env}_pipelines == 'true' }}}}"
+    )
+    # The manifests are rendered from the infrastructure's outputs: re-applied after it.
+    assert deploy["env"]["MANIFESTS"] == (
+        f"${{{{ needs.changes.outputs.{env}_manifests == 'true' || "
+        f"needs.plan-{env}.outputs.changes == 'true' }}}}"
+    )
+    gates = {
+        "infra apply": "env.INFRA == 'true'",
+        "manifests apply": "env.MANIFESTS == 'true'",
+        "ci publish-target": "env.PIPELINES == 'true'",
+        "pipelines deploy": "env.PIPELINES == 'true' && steps.target.outputs.publish == 'true'",
+    }
+    for command, condition in gates.items():
+        assert steps(deploy)[index(deploy, running(command))]["if"] == condition, command
+    assert "needs.changes.outputs" in one_line(deploy["if"])
+
+
+def test_a_change_only_under_pipelines_runs_only_the_pipelines_step():
+    steps_ = ci.deploy_steps(["pipelines/training/pipeline.py"], list(ENVS))
+    assert steps_ == {e: {"infra": False, "manifests": False, "pipelines": True} for e in ENVS}
+
+
+@pytest.mark.parametrize(
+    ("changed", "expected"),
+    [
+        (["terraform/environments/prod/terraform.tfvars.json"], {("prod", "infra")}),
+        (["terraform/modules/gke/main.tf"], {("dev", "infra"), ("prod", "infra")}),
+        (["terraform/modules/gke/README.md", "docs/ci.md", "tests/test_x.py"], set()),
+        (["terraform/bootstrap/iam.tf"], set()),  # applied by a person, never by CI
+        (["manifests/overlays/dev/kustomization.yaml"], {("dev", "manifests")}),
+        (["manifests/versions.yaml"], {("dev", "manifests"), ("prod", "manifests")}),
+        (["components/train_model/component.py"], {("dev", "pipelines"), ("prod", "pipelines")}),
+        (["uv.lock"], {(e, s) for e in ENVS for s in ci.DEPLOY_STEPS}),
+        ([".github/workflows/deploy.yml"], {(e, s) for e in ENVS for s in ci.DEPLOY_STEPS}),
+        (["src/kfp_gcp/cli/ci.py"], {(e, s) for e in ENVS for s in ci.DEPLOY_STEPS}),
+        ([".github/workflows/terraform.yml"], set()),
+    ],
+)
+def test_what_each_step_reads(changed, expected):
+    result = ci.deploy_steps(changed, list(ENVS))
+    assert {
+        (e, s) for e, by_step in result.items() for s, run in by_step.items() if run
+    } == expected
+
+
+def test_pull_request_workflows_run_only_on_pull_requests_and_their_inputs():
+    for name in ("terraform.yml", "manifests.yml", "pipelines.yml"):
         triggers = load(REPO / ".github/workflows" / name)["on"]
-        for event in ("pull_request", "push"):
-            paths = triggers[event]["paths"]
-            assert "src/kfp_gcp/**" in paths
-            assert f".github/workflows/{name}" in paths
+        assert set(triggers) == {"pull_request"}, f"{name}: main is deployed by deploy.yml"
+        paths = triggers["pull_request"]["paths"]
+        assert "src/kfp_gcp/**" in paths
+        assert f".github/workflows/{name}" in paths
+
+
+@pytest.mark.parametrize(
+    ("workflow", "producer", "command"),
+    [
+        ("terraform.yml", "plan", "ci plan-comment"),
+        ("manifests.yml", "render", "ci manifests-comment"),
+    ],
+)
+def test_the_pr_comment_is_posted_when_a_plan_or_render_fails(workflow, producer, command):
+    data = load(REPO / ".github/workflows" / workflow)["jobs"]
+    assert "!cancelled()" in data["comment"]["if"]
+    job = data[producer]
+    body = index(job, running(command))
+    upload = index(job, using("actions/upload-artifact"))
+    for at in (body, upload):
+        assert steps(job)[at]["if"] == "${{ !cancelled() }}", steps(job)[at]
 
 
 def test_dependabot_updates_actions_and_python_after_a_cooldown():
@@ -461,3 +771,25 @@ def test_terraform_check_runs_every_root_and_reports_failures(monkeypatch):
     roots = {where for verb, where in calls if verb == "validate"}
     assert {"terraform/bootstrap", "terraform/environments/prod", "terraform/contract"} <= roots
     assert ("test", "terraform/modules/gke") in calls
+
+
+def test_the_ci_doc_lists_what_each_deploy_step_reads():
+    rows = {
+        m[1]: set(re.findall(r"`([^`]+)`", m[2]))
+        for m in re.finditer(
+            r"^\| (infra|manifests|pipelines|all three) \| (.*) \|$", DOC.read_text(), re.M
+        )
+    }
+    for step, patterns in ci.STEP_INPUTS.items():
+        assert {p.replace("{env}", "ENV") for p in patterns} <= rows[step], step
+    assert set(ci.EVERY_STEP) <= rows["all three"]
+    documented = set().union(*rows.values())
+    listed = {p.replace("{env}", "ENV") for ps in ci.STEP_INPUTS.values() for p in ps}
+    assert documented <= listed | set(ci.EVERY_STEP), "the doc lists a path the code ignores"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_deploy_job_checks_out_the_history_publishings_rollback_check_needs(env):
+    deploy = deploy_jobs()[f"deploy-{env}"]
+    checkout = steps(deploy)[index(deploy, using("actions/checkout"))]
+    assert checkout["with"]["fetch-depth"] == 0  # a shallow clone cannot prove ancestry

@@ -1,10 +1,14 @@
-# The two CI identities and everything they may do. Neither gets a basic role, and neither
+# The three CI identities and everything they may do. None gets a basic role, and none
 # can be used outside the repository pinned in wif.tf.
 #
-#   <prefix>-ci-plan   terraform plan from pull requests: reads every resource type the
-#                      environments manage, and the state; writes nothing.
-#   <prefix>-ci-apply  terraform apply and deploys, only from jobs that run in a protected
-#                      GitHub environment (required reviewers).
+#   <prefix>-ci-plan     terraform plan from pull requests and main: reads every resource
+#                        type the environments manage, and the state; writes nothing.
+#   <prefix>-ci-apply    terraform apply and the manifests, only from jobs that run in a
+#                        protected GitHub environment (required reviewers).
+#   <prefix>-ci-publish  pipeline publishing, from the same environment's jobs. It runs the
+#                        team's pipeline code (compiling imports it), so it may only reach
+#                        KFP through IAP and read the state; it changes nothing in Google
+#                        Cloud.
 
 locals {
   principal_prefix = "principal://iam.googleapis.com/${local.pool_name}/subject/repo:${var.github_repository}:"
@@ -84,6 +88,15 @@ resource "google_service_account" "ci_apply" {
   depends_on = [google_project_service.services]
 }
 
+resource "google_service_account" "ci_publish" {
+  project      = var.project_id
+  account_id   = "${var.prefix}-ci-publish"
+  display_name = "CI publish (${var.prefix})"
+  description  = "Publishes pipelines to KFP through IAP from protected GitHub environments of ${var.github_repository}; no other access (managed by terraform/bootstrap)."
+
+  depends_on = [google_project_service.services]
+}
+
 # Who may act as each service account: one binding per exact OIDC subject.
 resource "google_service_account_iam_member" "ci_plan_wif" {
   for_each = local.plan_principals
@@ -103,6 +116,28 @@ resource "google_service_account_iam_member" "ci_apply_wif" {
   member             = each.value
 
   depends_on = [google_iam_workload_identity_pool_provider.github]
+}
+
+# The publisher is bound to the same environment subject as the apply identity: the one
+# approval of a deploy covers both (docs/ci.md, "The deploy").
+resource "google_service_account_iam_member" "ci_publish_wif" {
+  for_each = local.apply_principals
+
+  service_account_id = google_service_account.ci_publish.name
+  role               = "roles/iam.workloadIdentityUser"
+  member             = each.value
+
+  depends_on = [google_iam_workload_identity_pool_provider.github]
+}
+
+# kfp-gcp mints the IAP ID token itself, when it needs one, from the job's federated
+# credentials: IAM Credentials generateIdToken on this account, called as this account
+# (src/kfp_gcp/services/kfp/auth.py). Calling it for oneself needs the permission on
+# oneself; this role holds only iam.serviceAccounts.getOpenIdToken.
+resource "google_service_account_iam_member" "ci_publish_id_tokens" {
+  service_account_id = google_service_account.ci_publish.name
+  role               = "roles/iam.serviceAccountOpenIdTokenCreator"
+  member             = google_service_account.ci_publish.member
 }
 
 resource "google_project_iam_member" "ci_plan" {

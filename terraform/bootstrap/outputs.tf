@@ -1,10 +1,10 @@
 output "ci_apply_principals" {
-  description = "The exact Workload Identity principals (one OIDC subject per GitHub environment) that may act as the CI apply service account."
+  description = "The exact Workload Identity principals (one OIDC subject per GitHub environment) that may act as the CI apply service account, and as the CI publish service account."
   value       = local.apply_principals
 }
 
 output "ci_apply_service_account_email" {
-  description = "Email of the CI apply service account (google-github-actions/auth service_account in apply jobs; modules/ingress ci_apply_service_account_email). Known once its roles and bindings exist."
+  description = "Email of the CI apply service account (google-github-actions/auth service_account for the infra and manifests steps of the deploy job; the environment's settings.ci_apply_service_account). Known once its roles and bindings exist."
   value       = google_service_account.ci_apply.email
 
   depends_on = [
@@ -13,6 +13,17 @@ output "ci_apply_service_account_email" {
     google_project_iam_member.ci_apply_iam_admin,
     google_service_account_iam_member.ci_apply_wif,
     google_storage_bucket_iam_member.state_apply,
+  ]
+}
+
+output "ci_publish_service_account_email" {
+  description = "Email of the CI publish service account (google-github-actions/auth service_account for the pipelines step of the deploy job; the environment's settings.ci_publish_service_account, which modules/ingress grants IAP access). Known once its bindings exist."
+  value       = google_service_account.ci_publish.email
+
+  depends_on = [
+    google_service_account_iam_member.ci_publish_id_tokens,
+    google_service_account_iam_member.ci_publish_wif,
+    google_storage_bucket_iam_member.state_publish,
   ]
 }
 
@@ -43,6 +54,7 @@ output "github_variables" {
   value = {
     "GCP_CI_APPLY_SERVICE_ACCOUNT_${local.variable_suffix}"   = google_service_account.ci_apply.email
     "GCP_CI_PLAN_SERVICE_ACCOUNT_${local.variable_suffix}"    = google_service_account.ci_plan.email
+    "GCP_CI_PUBLISH_SERVICE_ACCOUNT_${local.variable_suffix}" = google_service_account.ci_publish.email
     "GCP_WORKLOAD_IDENTITY_PROVIDER_${local.variable_suffix}" = "${local.pool_name}/providers/${local.provider_id}"
   }
 
@@ -52,6 +64,8 @@ output "github_variables" {
     google_project_iam_member.ci_plan,
     google_service_account_iam_member.ci_apply_wif,
     google_service_account_iam_member.ci_plan_wif,
+    google_service_account_iam_member.ci_publish_id_tokens,
+    google_service_account_iam_member.ci_publish_wif,
   ]
 }
 
@@ -69,7 +83,11 @@ output "state_bucket" {
   description = "Name of the Terraform state bucket (backend \"gcs\" bucket of the bootstrap and of every environment)."
   value       = google_storage_bucket.state.name
 
-  depends_on = [google_storage_bucket_iam_member.state_apply, google_storage_bucket_iam_member.state_plan]
+  depends_on = [
+    google_storage_bucket_iam_member.state_apply,
+    google_storage_bucket_iam_member.state_plan,
+    google_storage_bucket_iam_member.state_publish,
+  ]
 }
 
 output "workload_identity_pool" {

@@ -43,7 +43,8 @@ resource "google_storage_bucket" "state" {
   depends_on = [google_project_service.services]
 }
 
-# Plan reads the state (plans run with -lock=false); apply reads and writes it, lock included.
+# Plan reads the state (plans run with -lock=false); apply reads and writes it, lock
+# included; the publisher reads it for the outputs contract (`terraform output`).
 resource "google_storage_bucket_iam_member" "state_plan" {
   bucket = google_storage_bucket.state.name
   role   = "roles/storage.objectViewer"
@@ -54,4 +55,10 @@ resource "google_storage_bucket_iam_member" "state_apply" {
   bucket = google_storage_bucket.state.name
   role   = "roles/storage.objectAdmin"
   member = google_service_account.ci_apply.member
+}
+
+resource "google_storage_bucket_iam_member" "state_publish" {
+  bucket = google_storage_bucket.state.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.ci_publish.member
 }

@@ -12,11 +12,12 @@ variable "billing_account_id" {
 variable "ci" {
   description = <<-EOT
     The CI identities of THIS project. apply_environments: the one GitHub environment
-    (protected, with required reviewers) whose jobs may use the apply service account; it is
-    also the folder under terraform/environments/ this project serves, and the suffix of its
-    GitHub variables (dev -> _DEV). plan_subjects: the OIDC subjects, after
-    "repo:<owner>/<name>:", whose jobs may use the plan service account ("pull_request", and
-    "ref:refs/heads/main" for the scheduled drift plans). extra_apply_roles, extra_plan_roles:
+    (protected) whose jobs may use the apply and publish service accounts; it is also the
+    folder under terraform/environments/ this project serves, and the suffix of its GitHub
+    variables (dev -> _DEV). plan_subjects: the OIDC subjects, after "repo:<owner>/<name>:",
+    whose jobs may use the plan service account: "pull_request" (PR plans and renders) and
+    "ref:refs/heads/main" (the deploy workflow's plan on main, and the drift plans), which
+    must be there. extra_apply_roles, extra_plan_roles:
     project roles added to the reviewed defaults (iam.tf). extra_grantable_roles: project
     roles the apply identity may grant besides the defaults.
   EOT
@@ -25,7 +26,7 @@ variable "ci" {
     extra_apply_roles     = optional(set(string), [])
     extra_grantable_roles = optional(set(string), [])
     extra_plan_roles      = optional(set(string), [])
-    plan_subjects         = optional(set(string), ["pull_request"])
+    plan_subjects         = optional(set(string), ["pull_request", "ref:refs/heads/main"])
   })
   nullable = false
 
@@ -40,6 +41,10 @@ variable "ci" {
   validation {
     condition     = length(var.ci.plan_subjects) > 0 && alltrue([for s in var.ci.plan_subjects : can(regex("^(pull_request|ref:refs/(heads|tags)/[A-Za-z0-9._/-]+)$", s))])
     error_message = "ci.plan_subjects entries must be \"pull_request\" or \"ref:refs/heads/<branch>\" (or \"ref:refs/tags/<tag>\"), exact names without wildcards, such as [\"pull_request\", \"ref:refs/heads/main\"]. Never \"environment:...\": environments belong to the apply identity."
+  }
+  validation {
+    condition     = contains(var.ci.plan_subjects, "ref:refs/heads/main")
+    error_message = "ci.plan_subjects must include \"ref:refs/heads/main\": the deploy workflow plans main with the plan identity before anyone approves, and the drift job plans main every morning (docs/ci.md). Such as [\"pull_request\", \"ref:refs/heads/main\"]."
   }
   validation {
     condition = alltrue([

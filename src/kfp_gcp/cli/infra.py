@@ -53,7 +53,8 @@ def plan(
         ),
     ] = False,
 ) -> None:
-    """Plan an environment into build/infra/ENV.tfplan, with its JSON beside it.
+    """Plan an environment into build/infra/ENV.tfplan, with its JSON and the provider lock
+    file it was made with beside it.
 
     Runs `terraform init` with the environment's backend.hcl, then `terraform plan`;
     terraform's output is streamed. Review it, then `kfp-gcp infra apply --env ENV`.
@@ -121,7 +122,10 @@ def apply(
         typer.Option("--plan", help="The saved plan to apply (default: build/infra/ENV.tfplan)."),
     ] = None,
 ) -> None:
-    """Apply the saved plan of an environment: only what you reviewed is applied."""
+    """Apply the saved plan of an environment: only what you reviewed is applied.
+
+    Uses the lock file saved beside the plan when the checkout has none (a plan made on
+    another machine). A plan made before the state changed is refused, nothing applied."""
     from kfp_gcp.services.infra import terraform
 
     project = _project(ctx)

@@ -23,6 +23,16 @@ override_resource {
   }
 }
 
+override_resource {
+  target          = google_service_account.ci_publish
+  override_during = plan
+  values = {
+    email  = "kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+    member = "serviceAccount:kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+    name   = "projects/demo-project/serviceAccounts/kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+  }
+}
+
 variables {
   prefix               = "kfp"
   project_id           = "demo-project"
@@ -48,7 +58,7 @@ run "workload_identity_is_pinned" {
   # Exactly the repository id and the bound subjects: nothing broader (no owner-wide or
   # name-based condition, no wildcard).
   assert {
-    condition     = google_iam_workload_identity_pool_provider.github.attribute_condition == "assertion.repository_id == '123456789' && (assertion.sub == 'repo:example-org/kfp-platform:environment:dev' || assertion.sub == 'repo:example-org/kfp-platform:pull_request')"
+    condition     = google_iam_workload_identity_pool_provider.github.attribute_condition == "assertion.repository_id == '123456789' && (assertion.sub == 'repo:example-org/kfp-platform:environment:dev' || assertion.sub == 'repo:example-org/kfp-platform:pull_request' || assertion.sub == 'repo:example-org/kfp-platform:ref:refs/heads/main')"
     error_message = "attribute_condition is ${google_iam_workload_identity_pool_provider.github.attribute_condition}"
   }
 
@@ -99,24 +109,84 @@ run "apply_identity_only_from_environments" {
     error_message = "the apply bindings must be workloadIdentityUser on the apply service account"
   }
 
+  # By default: pull requests, and main (the deploy workflow's plan before approval, drift).
   assert {
     condition = [for b in google_service_account_iam_member.ci_plan_wif : b.member] == [
       "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/kfp-github/subject/repo:example-org/kfp-platform:pull_request",
+      "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/kfp-github/subject/repo:example-org/kfp-platform:ref:refs/heads/main",
     ]
-    error_message = "the plan service account must be bound to the pull_request subject only"
+    error_message = "the plan service account must be bound to the pull_request and main subjects only"
   }
 
   assert {
     condition = alltrue([
-      for b in concat(values(google_service_account_iam_member.ci_plan_wif), values(google_service_account_iam_member.ci_apply_wif)) :
+      for b in concat(values(google_service_account_iam_member.ci_plan_wif), values(google_service_account_iam_member.ci_apply_wif), values(google_service_account_iam_member.ci_publish_wif)) :
       startswith(b.member, "principal://") && !strcontains(b.member, "principalSet")
     ])
     error_message = "CI bindings must name single principals, never principal sets"
   }
 
   assert {
-    condition     = google_service_account.ci_plan.account_id == "kfp-ci-plan" && google_service_account.ci_apply.account_id == "kfp-ci-apply"
-    error_message = "the CI service accounts must be <prefix>-ci-plan and <prefix>-ci-apply"
+    condition     = google_service_account.ci_plan.account_id == "kfp-ci-plan" && google_service_account.ci_apply.account_id == "kfp-ci-apply" && google_service_account.ci_publish.account_id == "kfp-ci-publish"
+    error_message = "the CI service accounts must be <prefix>-ci-plan, <prefix>-ci-apply and <prefix>-ci-publish"
+  }
+}
+
+# The publisher runs pipeline code: the same environment's jobs may use it (one approval for
+# the whole deploy), and it holds nothing but IAP ID tokens for itself and reading the state.
+run "publish_identity_reaches_kfp_and_nothing_else" {
+  command = plan
+
+  variables {
+    billing_account_id = "012345-6789AB-CDEF01"
+  }
+
+  assert {
+    condition = [for b in google_service_account_iam_member.ci_publish_wif : b.member] == [
+      "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/kfp-github/subject/repo:example-org/kfp-platform:environment:dev",
+      ] && alltrue([
+        for b in google_service_account_iam_member.ci_publish_wif :
+        b.role == "roles/iam.workloadIdentityUser" && b.service_account_id == "projects/demo-project/serviceAccounts/kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+    ])
+    error_message = "the publish service account must be bound to exactly this project's environment subject"
+  }
+
+  # generateIdToken for itself: kfp-gcp mints and refreshes the IAP token from the job's
+  # federated credentials, which act as this account.
+  assert {
+    condition = (
+      google_service_account_iam_member.ci_publish_id_tokens.role == "roles/iam.serviceAccountOpenIdTokenCreator" &&
+      google_service_account_iam_member.ci_publish_id_tokens.member == "serviceAccount:kfp-ci-publish@demo-project.iam.gserviceaccount.com" &&
+      google_service_account_iam_member.ci_publish_id_tokens.service_account_id == "projects/demo-project/serviceAccounts/kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+    )
+    error_message = "the publish service account may mint ID tokens for itself, and only for itself"
+  }
+
+  assert {
+    condition     = google_storage_bucket_iam_member.state_publish.role == "roles/storage.objectViewer" && google_storage_bucket_iam_member.state_publish.member == "serviceAccount:kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+    error_message = "the publish identity reads the state (the outputs contract) and cannot write it"
+  }
+
+  # Nothing else in the bootstrap names it: no project role, no billing role, no binding on
+  # another account.
+  assert {
+    condition = alltrue([
+      for m in concat(
+        [for b in google_project_iam_member.ci_plan : b.member],
+        [for b in google_project_iam_member.ci_apply : b.member],
+        [google_project_iam_member.ci_apply_iam_admin.member],
+        [for b in google_billing_account_iam_member.ci_plan : b.member],
+        [for b in google_billing_account_iam_member.ci_apply : b.member],
+        [for b in google_service_account_iam_member.ci_plan_wif : b.member],
+        [for b in google_service_account_iam_member.ci_apply_wif : b.member],
+      ) : !strcontains(m, "ci-publish")
+    ])
+    error_message = "the publish identity must hold no project, billing or other account role"
+  }
+
+  assert {
+    condition     = output.ci_publish_service_account_email == "kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+    error_message = "ci_publish_service_account_email is ${output.ci_publish_service_account_email}"
   }
 }
 
@@ -177,9 +247,11 @@ run "no_basic_roles_anywhere" {
       [google_project_iam_member.ci_apply_iam_admin.role],
       [for b in google_billing_account_iam_member.ci_plan : b.role],
       [for b in google_billing_account_iam_member.ci_apply : b.role],
-      [google_storage_bucket_iam_member.state_plan.role, google_storage_bucket_iam_member.state_apply.role],
+      [google_storage_bucket_iam_member.state_plan.role, google_storage_bucket_iam_member.state_apply.role, google_storage_bucket_iam_member.state_publish.role],
       [for b in google_service_account_iam_member.ci_plan_wif : b.role],
       [for b in google_service_account_iam_member.ci_apply_wif : b.role],
+      [for b in google_service_account_iam_member.ci_publish_wif : b.role],
+      [google_service_account_iam_member.ci_publish_id_tokens.role],
       tolist(local.grantable_roles),
     )), ["roles/owner", "roles/editor", "roles/viewer"])) == 0
     error_message = "no basic role may be granted or grantable"
@@ -400,7 +472,18 @@ run "rejects_wildcard_plan_subject" {
   command = plan
 
   variables {
-    ci = { apply_environments = ["dev"], plan_subjects = ["ref:refs/heads/*"] }
+    ci = { apply_environments = ["dev"], plan_subjects = ["ref:refs/heads/main", "ref:refs/heads/*"] }
+  }
+
+  expect_failures = [var.ci]
+}
+
+# The deploy workflow plans main before the approval, and drift plans main.
+run "rejects_plan_subjects_without_main" {
+  command = plan
+
+  variables {
+    ci = { apply_environments = ["dev"], plan_subjects = ["pull_request"] }
   }
 
   expect_failures = [var.ci]
@@ -502,7 +585,7 @@ run "rejects_an_environment_as_plan_subject" {
   command = plan
 
   variables {
-    ci = { apply_environments = ["prod"], plan_subjects = ["pull_request", "environment:dev"] }
+    ci = { apply_environments = ["prod"], plan_subjects = ["pull_request", "ref:refs/heads/main", "environment:dev"] }
   }
 
   expect_failures = [var.ci]
@@ -547,7 +630,7 @@ run "prod_bootstrap_admits_no_dev_job" {
 
   assert {
     condition = alltrue([
-      for b in concat(values(google_service_account_iam_member.ci_apply_wif), values(google_service_account_iam_member.ci_plan_wif)) :
+      for b in concat(values(google_service_account_iam_member.ci_apply_wif), values(google_service_account_iam_member.ci_plan_wif), values(google_service_account_iam_member.ci_publish_wif)) :
       !strcontains(b.member, "environment:dev")
     ])
     error_message = "a prod service account is bound to environment:dev"
@@ -597,6 +680,7 @@ run "github_variables_name_the_environment" {
     condition = output.github_variables == {
       GCP_CI_APPLY_SERVICE_ACCOUNT_DEV   = "kfp-ci-apply@demo-project.iam.gserviceaccount.com"
       GCP_CI_PLAN_SERVICE_ACCOUNT_DEV    = "kfp-ci-plan@demo-project.iam.gserviceaccount.com"
+      GCP_CI_PUBLISH_SERVICE_ACCOUNT_DEV = "kfp-ci-publish@demo-project.iam.gserviceaccount.com"
       GCP_WORKLOAD_IDENTITY_PROVIDER_DEV = "projects/123456789012/locations/global/workloadIdentityPools/kfp-github/providers/github"
     }
     error_message = "github_variables are ${jsonencode(output.github_variables)}"

@@ -9,9 +9,10 @@ locals {
   # and may change it when the Service or Ingress changes, so a binding on it would not be
   # stable. Project level covers every IAP-secured backend in the project; keep other
   # IAP-secured apps out of this project, or they share this list.
-  # Keyed by member, so the CI identity listed in iap_members as well is granted once.
-  ci_apply_member = "serviceAccount:${var.ci_apply_service_account_email}"
-  iap_members     = { for m in setunion(var.iap_members, [local.ci_apply_member]) : m => m }
+  # Keyed by member, so the CI identity listed in iap_members as well is granted once. The
+  # CI identity is the publisher's, not the apply identity's: only publishing calls KFP.
+  ci_publish_member = "serviceAccount:${var.ci_publish_service_account_email}"
+  iap_members       = { for m in setunion(var.iap_members, [local.ci_publish_member]) : m => m }
 }
 
 resource "google_compute_global_address" "ui" {
@@ -52,6 +53,15 @@ resource "google_secret_manager_secret" "iap_client_id" {
   replication {
     auto {}
   }
+}
+
+# The publisher reads the client id (the audience of its ID tokens, kfp-gcp reads it from
+# here); never the client secret.
+resource "google_secret_manager_secret_iam_member" "iap_client_id_publisher" {
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.iap_client_id.secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = local.ci_publish_member
 }
 
 resource "google_secret_manager_secret" "iap_client_secret" {

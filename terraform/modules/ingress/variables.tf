@@ -1,11 +1,11 @@
-variable "ci_apply_service_account_email" {
-  description = "Email of the CI apply service account (the bootstrap's ci_apply_service_account_email output). It is granted IAP access so that the deploy workflow can reach the KFP API behind IAP with an ID token."
+variable "ci_publish_service_account_email" {
+  description = "Email of the CI publish service account (the bootstrap's ci_publish_service_account_email output). It is granted IAP access and may read the IAP OAuth client id (the ID token's audience), so that the deploy workflow can publish pipelines to the KFP API behind IAP."
   type        = string
   nullable    = false
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9.-]+\\.iam\\.gserviceaccount\\.com$", var.ci_apply_service_account_email))
-    error_message = "ci_apply_service_account_email must be a service account email such as \"kfp-ci-apply@my-project.iam.gserviceaccount.com\" (no \"serviceAccount:\" prefix): take the bootstrap's ci_apply_service_account_email output."
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z0-9.-]+\\.iam\\.gserviceaccount\\.com$", var.ci_publish_service_account_email))
+    error_message = "ci_publish_service_account_email must be a service account email such as \"kfp-ci-publish@my-project.iam.gserviceaccount.com\" (no \"serviceAccount:\" prefix): take the bootstrap's ci_publish_service_account_email output."
   }
 }
 
@@ -51,7 +51,7 @@ variable "domain" {
 }
 
 variable "iap_members" {
-  description = "Who may pass IAP to the KFP UI and API (roles/iap.httpsResourceAccessor): IAM members such as \"group:ml-team@example.com\", \"user:ana@example.com\", \"serviceAccount:sa@p.iam.gserviceaccount.com\" or \"domain:example.com\". The CI apply identity is added on its own."
+  description = "Who may pass IAP to the KFP UI and API (roles/iap.httpsResourceAccessor): IAM members such as \"group:ml-team@example.com\", \"user:ana@example.com\", \"serviceAccount:sa@p.iam.gserviceaccount.com\" or \"domain:example.com\". The CI publish identity is added on its own."
   type        = set(string)
   default     = []
   nullable    = false

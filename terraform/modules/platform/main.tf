@@ -91,10 +91,10 @@ module "workload_identity" {
 }
 
 module "ingress" {
-  source                         = "../ingress"
-  count                          = local.domain == "" ? 0 : 1
-  ci_apply_service_account_email = var.settings.ci_apply_service_account
-  deletion_protection            = var.settings.ingress.deletion_protection
+  source                           = "../ingress"
+  count                            = local.domain == "" ? 0 : 1
+  ci_publish_service_account_email = var.settings.ci_publish_service_account
+  deletion_protection              = var.settings.ingress.deletion_protection
   dns = var.settings.ingress.dns_managed_zone == null ? null : {
     managed_zone = var.settings.ingress.dns_managed_zone
   }

@@ -14,9 +14,12 @@ variable "settings" {
     # domain, else "port-forward".
     access = optional(string)
 
-    # The CI apply identity (bootstrap output ci_apply_service_account_email): it reaches
-    # the KFP API through IAP and reads the database password to create the Kubernetes Secret.
+    # The CI apply identity (bootstrap output ci_apply_service_account_email): it reads the
+    # database password to create the Kubernetes Secret and acts as the node service account.
     ci_apply_service_account = string
+    # The CI publish identity (bootstrap output ci_publish_service_account_email): with a
+    # domain, it reaches the KFP API through IAP and reads the IAP client id.
+    ci_publish_service_account = string
 
     network = optional(object({
       control_plane_cidr = optional(string, "172.16.0.0/28")

@@ -62,6 +62,10 @@ class BootstrapSettings(_Loose):
     def ci_apply_email(self) -> str:
         return f"{self.prefix}-ci-apply@{self.project_id}.iam.gserviceaccount.com"
 
+    @property
+    def ci_publish_email(self) -> str:
+        return f"{self.prefix}-ci-publish@{self.project_id}.iam.gserviceaccount.com"
+
 
 @dataclasses.dataclass(frozen=True)
 class Files:
@@ -144,6 +148,7 @@ def check_files(project: Project, env: str) -> Files:
             ("project_id", settings.project_id),
             ("project_number", settings.project_number),
             ("ci_apply_service_account", settings.ci_apply_email),
+            ("ci_publish_service_account", settings.ci_publish_email),
         ):
             _expect(
                 project, env_settings_file, f"settings.{field}", env_settings.get(field), expected

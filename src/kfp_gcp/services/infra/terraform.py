@@ -113,6 +113,22 @@ KNOWN_FAILURES = (
         "ENV` ends by doing it, or run `terraform init -backend-config=backend.hcl` in "
         "terraform/environments/ENV with your own credentials (terraform/README.md)",
     ),
+    # Applying a saved plan checks the state's serial and the provider selections against
+    # the plan's (internal/backend/local/backend_local.go, localRunForPlanFile).
+    (
+        re.compile(r"Error: Saved plan is stale"),
+        "the state changed after this plan was made (another apply ran in between), and "
+        "nothing was applied. Plan again and review the new plan: on GitHub, re-run all jobs "
+        "of the deploy run (re-running only the failed job reuses the old plan) or start "
+        "the deploy workflow by hand; locally, `kfp-gcp infra plan --env ENV`, then "
+        "`kfp-gcp infra apply --env ENV` (docs/ci.md, The reviewed plan)",
+    ),
+    (
+        re.compile(r"Error: Inconsistent dependency lock file"),
+        "the plan was made with other provider versions than this checkout's "
+        ".terraform.lock.hcl selects, and nothing was applied. Apply it beside the lock file "
+        "it was made with (`kfp-gcp infra plan` saves it next to the plan), or plan again",
+    ),
 )
 
 
@@ -273,6 +289,16 @@ def plan_paths(project: Project, env: str) -> tuple[Path, Path]:
     return base, base.with_suffix(".tfplan.json")
 
 
+LOCK_FILE = ".terraform.lock.hcl"
+
+
+def plan_lock_file(plan_file: Path) -> Path:
+    """The provider lock file a plan was made with, kept beside it: a saved plan applies
+    only with the same provider selections, and before lock files are committed each
+    `terraform init` picks the newest matching versions anew."""
+    return plan_file.with_name(plan_file.name + ".lock.hcl")
+
+
 def plan(
     project: Project,
     env: str,
@@ -294,19 +320,29 @@ def plan(
     if destroy:
         args.append("-destroy")
     code = run_terraform(args, folder, sink, ok_codes=(0, 2) if detailed_exitcode else (0,))
+    if (folder / LOCK_FILE).is_file():
+        shutil.copyfile(folder / LOCK_FILE, plan_lock_file(plan_file))
     lines: list[str] = []
     run_terraform(["show", "-json", str(plan_file)], folder, lines.append)
-    json_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # Warnings (a missing CLI configuration file) may come before the JSON: skip them.
+    start = next((i for i, line in enumerate(lines) if line.startswith("{")), 0)
+    json_file.write_text("\n".join(lines[start:]) + "\n", encoding="utf-8")
     return code, plan_file, json_file
 
 
 def apply(project: Project, env: str, plan_file: Path, sink: LineSink) -> None:
-    """Apply a saved plan (never an unreviewed one)."""
+    """Apply a saved plan (never an unreviewed one), with the provider lock file it was
+    made with when this checkout has none (a plan made on another machine, such as CI's
+    plan job)."""
     if not plan_file.is_file():
         raise ConfigError(
             f"no saved plan at {relative(project, plan_file)}",
             hint=f"run `kfp-gcp infra plan --env {env}` first and review it",
         )
+    lock = plan_lock_file(plan_file)
+    folder = environment_dir(project, env)
+    if lock.is_file() and not (folder / LOCK_FILE).is_file():
+        shutil.copyfile(lock, folder / LOCK_FILE)
     folder = init(project, env, sink)
     run_terraform(["apply", "-input=false", "-no-color", str(plan_file.resolve())], folder, sink)
 

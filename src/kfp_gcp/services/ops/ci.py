@@ -1,6 +1,8 @@
 """What the GitHub Actions workflows need that is more than calling a command: the bodies of
-the pull-request comments and of the drift issue (trimmed under GitHub's size limit), and the
-Terraform checks that `make test` runs offline, here with the real providers.
+the pull-request comments and of the drift issue (trimmed under GitHub's size limit), the
+Terraform checks that `make test` runs offline, here with the real providers, and the
+deploy workflow's decisions (which steps a push needs, whether a plan may be uploaded,
+whether an environment can be published to).
 
 Nothing here talks to GitHub: the workflows post what these functions write.
 """
@@ -11,10 +13,12 @@ import re
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kfp_gcp.errors import ConfigError, RunError
 from kfp_gcp.services.infra import terraform
 from kfp_gcp.services.project import Project
 
@@ -137,6 +141,14 @@ def plan_body(
     return fit("\n".join(lines), "Plan output", plan_excerpt(plan_text), max_chars)
 
 
+def failed_body(env: str, what: str, log: str, max_chars: int) -> Body:
+    """A comment part for an environment whose plan or render failed: the PR shows the
+    failure and its last lines instead of leaving the environment out."""
+    lines = plan_excerpt(log).splitlines()[-60:] if log else []
+    head = f"### {what}: {env}\n\n**Failed**: see the run for everything; the end of the log:\n"
+    return fit(head, "Log", "\n".join(lines) or "(no output)", max_chars)
+
+
 def manifests_body(
     env: str,
     old: list[dict[str, Any]] | None,
@@ -182,7 +194,7 @@ def terraform_roots(project: Project) -> list[Path]:
     )
 
 
-LOCK_FILE = ".terraform.lock.hcl"
+LOCK_FILE = terraform.LOCK_FILE
 # What the lock files must pin: the versions the offline checks prove (versions.tf).
 LOCKED_PROVIDERS = {"hashicorp/google": (6, 50), "hashicorp/random": (3, 7)}
 
@@ -282,3 +294,287 @@ def terraform_check(
         if done.returncode != 0:
             failed.append("checkov")
     return failed
+
+
+# The deploy workflow (deploy.yml): which of its steps a push needs, per environment.
+
+DEPLOY_STEPS = ("infra", "manifests", "pipelines")
+# What each step reads; `{env}` is the environment. A changed file outside every pattern
+# (docs, tests, other workflows) deploys nothing, and Markdown never does.
+STEP_INPUTS: dict[str, tuple[str, ...]] = {
+    "infra": (
+        "terraform/modules/**",
+        "terraform/contract/**",
+        "terraform/environments/{env}/**",
+    ),
+    "manifests": (
+        "manifests/cluster-scoped/**",
+        "manifests/components/**",
+        "manifests/kfp/**",
+        "manifests/versions.yaml",
+        "manifests/overlays/{env}/**",
+    ),
+    "pipelines": ("pipelines/**", "components/**"),
+}
+# The tool that runs every step, and the workflow itself: a change re-runs all three (each
+# is idempotent: an empty plan applies nothing, an unchanged pipeline is not republished).
+EVERY_STEP = (
+    "src/kfp_gcp/**",
+    "pyproject.toml",
+    "uv.lock",
+    "Makefile",
+    ".github/workflows/deploy.yml",
+)
+# What git and GitHub give as "before" for a new branch or the first push.
+_NULL_SHA = re.compile(r"^0*$")
+
+
+def _matches(path: str, pattern: str) -> bool:
+    if pattern.endswith("/**"):
+        return path.startswith(pattern[:-2])
+    return path == pattern
+
+
+def deploy_steps(changed: list[str], envs: list[str]) -> dict[str, dict[str, bool]]:
+    """{env: {step: run?}} for the files a push changed."""
+    files = [f for f in changed if not f.endswith(".md")]
+    everything = any(_matches(f, p) for f in files for p in EVERY_STEP)
+    return {
+        env: {
+            step: everything
+            or any(_matches(f, p.format(env=env)) for f in files for p in STEP_INPUTS[step])
+            for step in DEPLOY_STEPS
+        }
+        for env in envs
+    }
+
+
+def changed_files(root: Path, base: str, head: str) -> list[str] | None:
+    """The files changed between two commits, or None when that cannot be told (no base,
+    a base this clone lacks, a rewritten history): the caller then deploys everything."""
+    if not base or _NULL_SHA.match(base):
+        return None
+    done = subprocess.run(
+        ["git", "diff", "--name-only", "--no-renames", f"{base}...{head}"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return None
+    return [line for line in done.stdout.splitlines() if line]
+
+
+def _rev(root: Path, ref: str) -> str | None:
+    done = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        cwd=root, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def refuse_old_rerun(root: Path, head: str, branch: str) -> None:
+    """A re-run of a deploy whose commit is no longer the branch's tip would deploy old code
+    over newer code (manifests and infrastructure; publishing refuses that on its own).
+    Refuse it, and point at the run by hand, which deploys the tip, every step."""
+    tip = _rev(root, f"origin/{branch}")
+    commit = _rev(root, head)
+    if tip is None or commit != tip:
+        raise ConfigError(
+            f"this is a re-run of the deploy of {head[:12]}, but {branch} is now at "
+            f"{(tip or 'an unknown commit')[:12]}: deploying it again would roll back "
+            "what came after it",
+            hint=f"start the deploy workflow by hand on {branch} (Actions > deploy > Run "
+            "workflow): it deploys the newest commit, every step",
+        )
+
+
+# Plans uploaded as artifacts: anyone who can read the repository can download them.
+
+
+def _sensitive_values(value: Any, mask: Any, path: str) -> list[str]:
+    """Paths where `mask` (Terraform's *_sensitive / sensitive_values shape) marks a value
+    that is present: null and empty values hold nothing."""
+    if mask is True:
+        return [] if value in (None, "", [], {}) else [path]
+    if isinstance(mask, dict) and isinstance(value, dict):
+        return [
+            hit
+            for key, sub in mask.items()
+            for hit in _sensitive_values(value.get(key), sub, f"{path}.{key}")
+        ]
+    if isinstance(mask, list) and isinstance(value, list):
+        return [
+            hit
+            for i, (v, m) in enumerate(zip(value, mask, strict=False))
+            for hit in _sensitive_values(v, m, f"{path}[{i}]")
+        ]
+    return []
+
+
+def _module_resources(module: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not module:
+        return []
+    found = list(module.get("resources", []))
+    for child in module.get("child_modules", []):
+        found += _module_resources(child)
+    return found
+
+
+def plan_secrets(plan_json: dict[str, Any]) -> list[str]:
+    """Every place where a plan (`terraform show -json`, the same content as the binary
+    plan) holds a sensitive value: resource attributes before and after, prior state,
+    outputs, variables. Write-only arguments and ephemeral values never appear: Terraform
+    stores neither in a plan or a state."""
+    found: list[str] = []
+    for key in ("resource_changes", "resource_drift"):
+        for rc in plan_json.get(key, []):
+            change = rc.get("change", {})
+            for side in ("before", "after"):
+                found += _sensitive_values(
+                    change.get(side), change.get(f"{side}_sensitive"), f"{rc['address']} ({side})"
+                )
+    for where in ("planned_values", "prior_state"):
+        values = plan_json.get(where, {})
+        values = values.get("values", values) if where == "prior_state" else values
+        for resource in _module_resources(values.get("root_module")):
+            found += _sensitive_values(
+                resource.get("values"),
+                resource.get("sensitive_values"),
+                f"{resource['address']} ({where.replace('_', ' ')})",
+            )
+        for name, out in values.get("outputs", {}).items():
+            if out.get("sensitive") and out.get("value") not in (None, "", [], {}):
+                found.append(f"output.{name} ({where.replace('_', ' ')})")
+    for name, change in plan_json.get("output_changes", {}).items():
+        for side in ("before", "after"):
+            found += _sensitive_values(
+                change.get(side), change.get(f"{side}_sensitive"), f"output.{name} ({side})"
+            )
+    declared = plan_json.get("configuration", {}).get("root_module", {}).get("variables", {})
+    for name, variable in plan_json.get("variables", {}).items():
+        if declared.get(name, {}).get("sensitive") and variable.get("value") not in (
+            None, "", [], {},
+        ):  # fmt: skip
+            found.append(f"var.{name}")
+    return sorted(set(found))
+
+
+def declared_access(settings: dict[str, Any]) -> str:
+    """The access mode an environment's terraform.tfvars.json asks for (modules/platform:
+    `access`, else iap with a domain and port-forward without)."""
+    domain = (settings.get("ingress") or {}).get("domain") or ""
+    return str(settings.get("access") or ("iap" if domain else "port-forward"))
+
+
+@dataclass(frozen=True)
+class PublishTarget:
+    publish: bool
+    message: str
+
+
+def publish_target(env: str, access: str, domain: str, declared: str) -> PublishTarget:
+    """Whether CI publishes pipelines to `env`: only through IAP, the one public endpoint.
+    An environment whose settings ask for IAP but whose applied outputs do not have it
+    fails: a green job that published nothing would hide it."""
+    if access == "iap":
+        return PublishTarget(True, f"publishing to https://{domain} through IAP")
+    if declared == "iap":
+        raise ConfigError(
+            f"{env}'s settings give it access iap (a domain), but its applied outputs say "
+            f"access {access!r}: CI would have nowhere to publish",
+            hint="apply the environment first: re-run the deploy workflow, whose infra step "
+            "applies it before the pipelines step",
+        )
+    return PublishTarget(
+        False,
+        f"{env} has access {access!r} (no domain): KFP has no public endpoint, so CI does "
+        f"not publish there; publish with `kfp-gcp ui --env {env}` and `kfp-gcp pipelines "
+        f"deploy --env {env} --host http://localhost:8080` (docs/publishing.md)",
+    )
+
+
+# The drift issue: one per environment, opened or updated while the plan shows drift,
+# closed once it does not. GitHub's REST API (docs.github.com/rest/issues): list a
+# repository's issues (pull requests come back too, with a `pull_request` key), create,
+# update, comment.
+
+DRIFT_LABEL = "drift"
+
+
+def drift_title(env: str) -> str:
+    return f"Infrastructure drift in {env}"
+
+
+Request = Callable[[str, str, dict[str, Any] | None], Any]
+
+
+def github_request(api: str, token: str) -> Request:
+    """A JSON call to GitHub's REST API with the job's token."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    def call(method: str, path: str, body: dict[str, Any] | None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 (the API URL GitHub sets)
+            f"{api.rstrip('/')}{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "Content-Type": "application/json",
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            raise RunError(
+                f"GitHub answered {exc.code} to {method} {path}: {detail}",
+                hint="the drift job needs permissions: issues: write (drift.yml)",
+            ) from None
+
+    return call
+
+
+def sync_drift_issue(
+    call: Request, repo: str, env: str, drift: bool, body: str, run_url: str
+) -> str:
+    """Open, update or close `env`'s drift issue; returns what was done."""
+    title = drift_title(env)
+    found = None
+    page = 1
+    while found is None:
+        issues = call(
+            "GET",
+            f"/repos/{repo}/issues?state=open&labels={DRIFT_LABEL}&per_page=100&page={page}",
+            None,
+        )
+        found = next((i for i in issues if i["title"] == title and "pull_request" not in i), None)
+        if len(issues) < 100:
+            break
+        page += 1
+    if drift:
+        text = (
+            f"{body}\n\nThe live {env} estate differs from main. Apply main (run the deploy "
+            "workflow by hand: Actions > deploy > Run workflow) or change the code to match; "
+            f"[run]({run_url})."
+        )
+        if found:
+            call("PATCH", f"/repos/{repo}/issues/{found['number']}", {"body": text})
+            return f"updated #{found['number']}"
+        created = call(
+            "POST", f"/repos/{repo}/issues", {"title": title, "body": text, "labels": [DRIFT_LABEL]}
+        )
+        return f"opened #{created['number']}"
+    if found:
+        number = found["number"]
+        call(
+            "POST",
+            f"/repos/{repo}/issues/{number}/comments",
+            {"body": f"No drift any more ([run]({run_url}))."},
+        )
+        call("PATCH", f"/repos/{repo}/issues/{number}", {"state": "closed"})
+        return f"closed #{number}"
+    return "no drift, no open issue"

@@ -3,11 +3,11 @@
 mock_provider "google" {}
 
 variables {
-  prefix                         = "kfp"
-  project_id                     = "demo-project"
-  domain                         = "kfp.example.com"
-  ci_apply_service_account_email = "kfp-ci-apply@demo-project.iam.gserviceaccount.com"
-  iap_members                    = ["group:ml-team@example.com", "user:ana@example.com"]
+  prefix                           = "kfp"
+  project_id                       = "demo-project"
+  domain                           = "kfp.example.com"
+  ci_publish_service_account_email = "kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+  iap_members                      = ["group:ml-team@example.com", "user:ana@example.com"]
 }
 
 run "static_ip_secrets_and_iap" {
@@ -48,9 +48,18 @@ run "static_ip_secrets_and_iap" {
     condition = toset([for b in google_project_iam_member.iap_accessor : b.member]) == toset([
       "group:ml-team@example.com",
       "user:ana@example.com",
-      "serviceAccount:kfp-ci-apply@demo-project.iam.gserviceaccount.com",
+      "serviceAccount:kfp-ci-publish@demo-project.iam.gserviceaccount.com",
     ])
-    error_message = "IAP accessors must be exactly iap_members plus the CI apply identity"
+    error_message = "IAP accessors must be exactly iap_members plus the CI publish identity"
+  }
+
+  assert {
+    condition = (
+      google_secret_manager_secret_iam_member.iap_client_id_publisher.secret_id == "kfp-iap-client-id" &&
+      google_secret_manager_secret_iam_member.iap_client_id_publisher.role == "roles/secretmanager.secretAccessor" &&
+      google_secret_manager_secret_iam_member.iap_client_id_publisher.member == "serviceAccount:kfp-ci-publish@demo-project.iam.gserviceaccount.com"
+    )
+    error_message = "the CI publish identity must read the IAP client id, the audience of its ID tokens"
   }
 
   assert {
@@ -68,12 +77,12 @@ run "ci_identity_listed_twice_is_granted_once" {
   command = plan
 
   variables {
-    iap_members = ["serviceAccount:kfp-ci-apply@demo-project.iam.gserviceaccount.com"]
+    iap_members = ["serviceAccount:kfp-ci-publish@demo-project.iam.gserviceaccount.com"]
   }
 
   assert {
     condition     = length(google_project_iam_member.iap_accessor) == 1
-    error_message = "the CI apply identity must be bound once, even when also listed in iap_members"
+    error_message = "the CI publish identity must be bound once, even when also listed in iap_members"
   }
 }
 
@@ -171,10 +180,10 @@ run "rejects_ci_identity_with_member_prefix" {
   command = plan
 
   variables {
-    ci_apply_service_account_email = "serviceAccount:kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+    ci_publish_service_account_email = "serviceAccount:kfp-ci-publish@demo-project.iam.gserviceaccount.com"
   }
 
-  expect_failures = [var.ci_apply_service_account_email]
+  expect_failures = [var.ci_publish_service_account_email]
 }
 
 run "rejects_domain_with_scheme" {

@@ -4,12 +4,13 @@ mock_provider "google" {
 
 variables {
   settings = {
-    environment              = "dev"
-    prefix                   = "kfptest"
-    project_id               = "acme-ml-test"
-    project_number           = "123456789012"
-    region                   = "europe-west1"
-    ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+    environment                = "dev"
+    prefix                     = "kfptest"
+    project_id                 = "acme-ml-test"
+    project_number             = "123456789012"
+    region                     = "europe-west1"
+    ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+    ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
     cluster = {
       location = "europe-west1-b"
     }
@@ -54,15 +55,16 @@ run "no_domain_mode" {
 run "with_domain_and_budget" {
   variables {
     settings = {
-      environment              = "prod"
-      prefix                   = "kfptest"
-      project_id               = "acme-ml-test"
-      project_number           = "123456789012"
-      region                   = "europe-west1"
-      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
-      cluster                  = { location = "europe-west1" }
-      ingress                  = { domain = "kfp.example.com", iap_members = ["group:ml@example.com"] }
-      budget                   = { amount = 500, billing_account_id = "012345-6789AB-CDEF01" }
+      environment                = "prod"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1" }
+      ingress                    = { domain = "kfp.example.com", iap_members = ["group:ml@example.com"] }
+      budget                     = { amount = 500, billing_account_id = "012345-6789AB-CDEF01" }
     }
   }
   assert {
@@ -86,15 +88,16 @@ run "with_domain_and_budget" {
 run "inverse_proxy_access" {
   variables {
     settings = {
-      environment              = "dev"
-      prefix                   = "kfptest"
-      project_id               = "acme-ml-test"
-      project_number           = "123456789012"
-      region                   = "europe-west1"
-      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
-      cluster                  = { location = "europe-west1-b" }
-      access                   = "inverse-proxy"
-      ingress                  = { inverse_proxy_members = ["group:ml@example.com"] }
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      access                     = "inverse-proxy"
+      ingress                    = { inverse_proxy_members = ["group:ml@example.com"] }
     }
   }
   assert {
@@ -129,14 +132,15 @@ run "rejects_iap_without_a_domain" {
   command = plan
   variables {
     settings = {
-      environment              = "dev"
-      prefix                   = "kfptest"
-      project_id               = "acme-ml-test"
-      project_number           = "123456789012"
-      region                   = "europe-west1"
-      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
-      cluster                  = { location = "europe-west1-b" }
-      access                   = "iap"
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      access                     = "iap"
     }
   }
   expect_failures = [var.settings]
@@ -146,15 +150,16 @@ run "rejects_inverse_proxy_with_a_domain" {
   command = plan
   variables {
     settings = {
-      environment              = "prod"
-      prefix                   = "kfptest"
-      project_id               = "acme-ml-test"
-      project_number           = "123456789012"
-      region                   = "europe-west1"
-      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
-      cluster                  = { location = "europe-west1" }
-      access                   = "inverse-proxy"
-      ingress                  = { domain = "kfp.example.com" }
+      environment                = "prod"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1" }
+      access                     = "inverse-proxy"
+      ingress                    = { domain = "kfp.example.com" }
     }
   }
   expect_failures = [var.settings]
@@ -164,14 +169,15 @@ run "rejects_an_unknown_access_mode" {
   command = plan
   variables {
     settings = {
-      environment              = "dev"
-      prefix                   = "kfptest"
-      project_id               = "acme-ml-test"
-      project_number           = "123456789012"
-      region                   = "europe-west1"
-      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
-      cluster                  = { location = "europe-west1-b" }
-      access                   = "vpn"
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      access                     = "vpn"
     }
   }
   expect_failures = [var.settings]
@@ -181,13 +187,14 @@ run "rejects_an_unknown_environment" {
   command = plan
   variables {
     settings = {
-      environment              = "qa"
-      prefix                   = "kfptest"
-      project_id               = "acme-ml-test"
-      project_number           = "123456789012"
-      region                   = "europe-west1"
-      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
-      cluster                  = { location = "europe-west1-b" }
+      environment                = "qa"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
     }
   }
   expect_failures = [var.settings]
@@ -197,13 +204,14 @@ run "rejects_a_project_id_as_project_number" {
   command = plan
   variables {
     settings = {
-      environment              = "dev"
-      prefix                   = "kfptest"
-      project_id               = "acme-ml-test"
-      project_number           = "acme-ml-test"
-      region                   = "europe-west1"
-      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
-      cluster                  = { location = "europe-west1-b" }
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "acme-ml-test"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
     }
   }
   expect_failures = [var.settings]
@@ -213,13 +221,14 @@ run "rejects_free_tier_on_a_regional_cluster" {
   command = plan
   variables {
     settings = {
-      environment              = "dev"
-      prefix                   = "kfptest"
-      project_id               = "acme-ml-test"
-      project_number           = "123456789012"
-      region                   = "europe-west1"
-      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
-      cluster                  = { location = "europe-west1", gke_free_tier = true }
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1", gke_free_tier = true }
     }
   }
   expect_failures = [var.settings]

@@ -54,6 +54,6 @@ resource "google_billing_budget" "budget" {
       [for k in sort(keys(google_monitoring_notification_channel.email)) : google_monitoring_notification_channel.email[k].id],
       var.notifications.channels,
     )
-    disable_default_iam_recipients   = var.notifications.disable_default_iam_recipients
+    disable_default_iam_recipients = var.notifications.disable_default_iam_recipients
   }
 }

@@ -26,6 +26,14 @@ output "node_pools" {
   value       = { for key, pool in google_container_node_pool.nodepool : key => pool.name }
 }
 
+output "node_pool_sizes" {
+  description = "Per pool: whether the autoscaler sizes it, and its fixed node_count per zone when not (0 while paused; null otherwise)."
+  value = {
+    for key, pool in google_container_node_pool.nodepool :
+    key => { autoscaling = length(pool.autoscaling) > 0, node_count = var.paused ? pool.node_count : null }
+  }
+}
+
 output "node_service_account" {
   description = "Email of the nodes' service account, available once its roles are granted."
   value       = google_service_account.nodes.email

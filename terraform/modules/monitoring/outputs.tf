@@ -3,6 +3,11 @@ output "alert_policies" {
   value       = { for k, p in google_monitoring_alert_policy.alert : k => p.name }
 }
 
+output "alerts_enabled" {
+  description = "Whether each alert policy is enabled, by key (false for all while paused)."
+  value       = { for k, p in google_monitoring_alert_policy.alert : k => p.enabled }
+}
+
 output "dashboard_id" {
   description = "Id of the platform's dashboard."
   value       = google_monitoring_dashboard.platform.id

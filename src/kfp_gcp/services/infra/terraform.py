@@ -58,6 +58,9 @@ class PlatformOutputs(StrictModel):
     iap_client_id_secret: str
     iap_client_secret_secret: str
     kfp_namespace: str
+    # Nodes at 0 and the database stopped (settings.paused or its schedule); contracts
+    # written before pausing existed have no such field and are running.
+    paused: bool = False
     pipeline_root: str
     project_id: str
     region: str

@@ -7,6 +7,14 @@ mock_provider "google" {
     }
   }
 
+  # A running pool's size is whatever the autoscaler chose: not 0, so a test can tell the
+  # paused pools' configured 0 from a computed value.
+  mock_resource "google_container_node_pool" {
+    defaults = {
+      node_count = 3
+    }
+  }
+
   mock_resource "google_container_cluster" {
     defaults = {
       id = "projects/demo-project/locations/europe-west1/clusters/kfp-test-gke"

@@ -129,7 +129,7 @@ def test_zonal_environment_running_and_paused_by_hand():
     }
     # Paused: the fee, storage, backups, artifacts, secrets and alert conditions stay.
     assert paused_lines(result) == {
-        **{item: 0.0 for item in lines(result)},
+        **dict.fromkeys(lines(result), 0.0),
         "GKE cluster fee": 10.0,
         "Cloud SQL storage": 2.0,
         "Cloud SQL backups": 0.85,

@@ -59,8 +59,12 @@ class _Progress:
         )
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty()
+
+
 def _step(text: str) -> None:
-    output.stderr.print(f"[dim]-[/] {text}", highlight=False)
+    output.stderr.print(f"[dim]-[/] {text}", highlight=False, soft_wrap=True)
 
 
 @app.command("backup")
@@ -170,14 +174,14 @@ def restore(
         f"Type the environment's name ({env}) to go on"
     )
     if confirm is None:
-        if not sys.stdin.isatty():
+        if not _interactive():
             raise ConfigError(
                 "restoring needs a typed confirmation and there is no terminal",
                 hint=f"pass --confirm {env} to confirm on the command line",
             )
         confirm = typer.prompt(question)
     else:
-        output.stderr.print(question, highlight=False)
+        output.stderr.print(question, highlight=False, soft_wrap=True)
     if confirm.strip() != env:
         raise ConfigError(
             f"confirmation {confirm.strip()!r} is not the environment's name {env!r}: nothing "
@@ -249,4 +253,5 @@ def clone(
         '(docs/operations.md, "Point-in-time recovery"); delete it when done: '
         f"gcloud sql instances delete {report.clone} --project={contract.project_id}",
         highlight=False,
+        soft_wrap=True,
     )

@@ -255,7 +255,7 @@ def _pause(ctx: typer.Context, env: str, paused: bool) -> None:
     from kfp_gcp.services.infra import pause as service
 
     def step(text: str) -> None:
-        output.stderr.print(f"[bold]==>[/] {text}", markup=True, highlight=False)
+        output.stderr.print(f"[bold]==>[/] {text}", markup=True, highlight=False, soft_wrap=True)
 
     result = service.set_paused(_project(ctx), env, paused, _echo, step)
 
@@ -267,7 +267,7 @@ def _pause(ctx: typer.Context, env: str, paused: bool) -> None:
         return t
 
     output.emit(ctx.obj, result, table)
-    output.stderr.print(result.note, highlight=False)
+    output.stderr.print(result.note, highlight=False, soft_wrap=True)
 
 
 @app.command("quota")

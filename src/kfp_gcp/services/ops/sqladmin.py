@@ -100,16 +100,16 @@ class SqlAdmin:
     def __init__(
         self,
         token: TokenProvider | None = None,
-        base_url: str = SQLADMIN,
+        base_url: str | None = None,
         attempts: int = 5,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.token = token or _adc_token
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url or SQLADMIN).rstrip("/")
         self.attempts = attempts
-        self.sleep = sleep
-        self.clock = clock
+        self.sleep = sleep or time.sleep
+        self.clock = clock or time.monotonic
 
     # Reads.
 

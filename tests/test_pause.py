@@ -526,3 +526,41 @@ def test_guard_pause_only(tmp_path, repo):
     # Without the flag the same plan passes the destroy guard (nothing protected goes).
     plain = CliRunner().invoke(app, ["--project-dir", str(repo.root), "infra", "guard", str(plan)])
     assert plain.exit_code == 0
+
+
+# The scheduled workflow: every environment with a schedule has a job that fires at its
+# edges and goes through plan, the pause-only guard and apply, never beside an apply from
+# main.
+
+
+def test_the_schedule_workflow_fires_at_every_scheduled_environments_edges():
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "schedule.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    crons = {entry["cron"] for entry in triggers["schedule"]}
+    terraform_jobs = yaml.safe_load((REPO / ".github" / "workflows" / "terraform.yml").read_text())[
+        "jobs"
+    ]
+    scheduled = []
+    for env in terraform.environments(Project(REPO)):
+        settings = json.loads(
+            (REPO / "terraform" / "environments" / env / "terraform.tfvars.json").read_text()
+        )["settings"]
+        window = pause.schedule_of(settings, env)
+        if window is None:
+            assert env not in workflow["jobs"], f"{env} has no schedule, so no scheduled job"
+            continue
+        scheduled.append(env)
+        assert set(window.cron_lines()) <= crons, (env, window.cron_lines())
+        job = workflow["jobs"][env]
+        assert job["environment"] == env
+        assert job["env"]["ENV"] == env
+        script = "\n".join(step.get("run", "") for step in job["steps"])
+        assert (
+            script.index("infra plan") < script.index("infra guard") < script.index("infra apply")
+        )
+        assert "--pause-only" in script
+        apply_job = terraform_jobs[f"apply-{env}"]
+        assert job["concurrency"] == apply_job["concurrency"], "never beside an apply from main"
+    assert scheduled == ["dev"]  # the committed settings schedule dev only

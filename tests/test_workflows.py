@@ -25,7 +25,14 @@ DEPENDABOT = REPO / ".github" / "dependabot.yml"
 DOC = REPO / "docs" / "ci.md"
 BIN = Path(sys.executable).parent
 PLANS = REPO / "tests" / "fixtures" / "plans"
-EXPECTED = {"ci.yml", "terraform.yml", "manifests.yml", "pipelines.yml", "drift.yml"}
+EXPECTED = {
+    "ci.yml",
+    "terraform.yml",
+    "manifests.yml",
+    "pipelines.yml",
+    "drift.yml",
+    "schedule.yml",  # issue 13: pause and resume on the environments' schedules
+}
 # Jobs whose steps change an environment: they must run in a GitHub environment.
 DEPLOYS = ("infra apply", "manifests apply", "pipelines deploy")
 
@@ -73,7 +80,7 @@ def commands(tool: str) -> set[tuple[str, ...]]:
     return found
 
 
-def test_the_five_workflows_exist():
+def test_the_workflows_exist():
     assert {p.name for p in WORKFLOWS} == EXPECTED
 
 
@@ -324,7 +331,7 @@ def test_pipelines_deploy_gets_an_iap_id_token_through_env():
 
 
 def test_workflows_run_only_when_their_inputs_change():
-    for name in EXPECTED - {"ci.yml", "drift.yml"}:
+    for name in EXPECTED - {"ci.yml", "drift.yml", "schedule.yml"}:
         triggers = load(REPO / ".github/workflows" / name)["on"]
         for event in ("pull_request", "push"):
             paths = triggers[event]["paths"]

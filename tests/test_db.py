@@ -107,6 +107,7 @@ class FakeSqlAdmin:
         self.runs = [backup_run(str(1764381600000 - i * 86_400_000), day=29 - i) for i in range(4)]
         self.operations: dict[str, dict] = {}
         self.polls: dict[str, int] = {}
+        self.other_runs: dict[str, list[dict]] = {}  # backups of other instances (clones)
         self.faults: list[tuple[str, str, int, str, str]] = []
         self.fail_operations = False
         self.never_finish = False
@@ -187,9 +188,10 @@ class FakeSqlAdmin:
             if start + size < len(self.runs):
                 page["nextPageToken"] = str(start + size)
             return self.answer(handler, 200, page)
-        if rest.startswith(f"/instances/{INSTANCE}/backupRuns/") and method == "GET":
+        if "/backupRuns/" in rest and method == "GET":
+            owner = rest.split("/")[2]
             wanted = rest.rsplit("/", 1)[1]
-            for run in self.runs:
+            for run in self.runs if owner == INSTANCE else self.other_runs.get(owner, []):
                 if run["id"] == wanted:
                     return self.answer(handler, 200, run)
             return self.answer(
@@ -538,6 +540,20 @@ def test_a_restore_that_outlasts_the_wait_leaves_kfp_stopped_and_says_how_to_fin
         d["metadata"]["name"]: d["spec"]["replicas"] for d in json.loads(world.state.read_text())
     }
     assert final["ml-pipeline"] == 0  # not started on a database still being restored
+
+
+def test_restore_from_a_clones_backup_names_the_clone_as_the_source(world):
+    clone = "kfpdev-kfp-pitr-202611300700"
+    world.other_runs[clone] = [{**backup_run("1764504999000", "ON_DEMAND"), "instance": clone}]
+    result = cli(
+        "db", "restore", "--env", "dev", "--backup", "1764504999000",
+        "--from-instance", clone, "--confirm", "dev",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    body = next(b for m, p, b, _ in world.requests if p.endswith("/restoreBackup"))
+    assert body["restoreBackupContext"]["instanceId"] == clone
+    # Onto the environment's own instance.
+    assert any(p == f"{BASE}/instances/{INSTANCE}/restoreBackup" for _, p, _, _ in world.requests)
 
 
 def test_a_backup_id_must_be_a_number(world):

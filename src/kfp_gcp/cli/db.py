@@ -144,6 +144,14 @@ def restore(
             help="The environment's name, typed again, to restore without the prompt (scripts).",
         ),
     ] = None,
+    from_instance: Annotated[
+        str | None,
+        typer.Option(
+            "--from-instance",
+            help="The instance the backup belongs to, when it is not the environment's own "
+            "(a point-in-time clone's backup, docs/operations.md).",
+        ),
+    ] = None,
     outputs_file: OutputsOption = None,
     timeout: TimeoutOption = 3600,
 ) -> None:
@@ -167,9 +175,11 @@ def restore(
     contract = _contract(ctx, env, outputs_file)
     sql = SqlAdmin()
     target = db.Target.of(contract)
-    run = sql.backup(target.project, target.instance, backup_id)
+    source = from_instance or target.instance
+    run = sql.backup(target.project, source, backup_id)
     question = (
-        f"Restore backup {backup_id} ({run.type.lower()}, taken {run.ended or run.enqueued}) "
+        f"Restore backup {backup_id} of {source} ({run.type.lower()}, taken "
+        f"{run.ended or run.enqueued}) "
         f"onto {target.instance}? Everything written to {env}'s KFP since then is lost. "
         f"Type the environment's name ({env}) to go on"
     )
@@ -189,7 +199,15 @@ def restore(
             hint=f"type {env} exactly",
         )
     with _Progress(f"restore of {env}") as progress:
-        report = db.restore(contract, sql, backup_id, progress, _step, timeout_s=timeout)
+        report = db.restore(
+            contract,
+            sql,
+            backup_id,
+            progress,
+            _step,
+            timeout_s=timeout,
+            from_instance=from_instance,
+        )
 
     def table() -> Table:
         t = Table("What", "Value", title=f"{env}: restored")

@@ -135,6 +135,21 @@ variable "settings" {
     )
     error_message = "settings.schedule must name the days the environment runs (mon, tue, wed, thu, fri, sat, sun) and from < to as HH:MM in UTC, such as { \"days\": [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"], \"from\": \"06:00\", \"to\": \"19:00\" }; outside that window it is paused."
   }
+  # A stopped instance takes no automated backup: with a schedule, the 4-hour window that
+  # starts at backup.start_time must lie inside the running hours.
+  validation {
+    condition = var.settings.schedule == null || try(
+      (
+        tonumber(split(":", coalesce(var.settings.cloudsql.backup.start_time, "02:00"))[0]) * 60 >=
+        tonumber(split(":", var.settings.schedule.from)[0]) * 60 + tonumber(split(":", var.settings.schedule.from)[1])
+        ) && (
+        tonumber(split(":", coalesce(var.settings.cloudsql.backup.start_time, "02:00"))[0]) * 60 + 240 <=
+        tonumber(split(":", var.settings.schedule.to)[0]) * 60 + tonumber(split(":", var.settings.schedule.to)[1])
+      ),
+      false
+    )
+    error_message = "settings.cloudsql.backup.start_time (default 02:00 UTC) and the 4 hours after it must fall inside settings.schedule's running hours, since a stopped instance takes no automated backup: e.g. \"start_time\": \"12:00\" for a schedule from 06:00 to 19:00."
+  }
   validation {
     condition     = can(regex("^[0-9]{6,20}$", var.settings.project_number))
     error_message = "settings.project_number must be the project's number (digits), from `gcloud projects describe PROJECT_ID --format='value(projectNumber)'`."

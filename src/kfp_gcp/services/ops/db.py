@@ -158,10 +158,13 @@ def restore(
     timeout_s: float = 3600,
     sleep: Callable[[float], None] | None = None,
     clock: Callable[[], float] | None = None,
+    from_instance: str | None = None,
 ) -> RestoreReport:
     """Restore a backup onto the environment's instance: stop KFP's database clients
     (API server, cache server, ML Metadata) through the cluster, restore, start them again
-    and wait until they are available. Everything written since the backup is lost."""
+    and wait until they are available. Everything written since the backup is lost.
+    `from_instance` names another instance of the project whose backup it is (a
+    point-in-time clone's, docs/operations.md)."""
     import time
 
     from kfp_gcp.services.cluster.access import Kubectl, cluster_credentials, wait_for_deployments
@@ -172,10 +175,11 @@ def restore(
     target = Target.of(outputs)
     namespace = outputs.kfp_namespace
     require_running(sql, target, outputs.environment)
-    run = sql.backup(target.project, target.instance, backup_id)
+    source = from_instance or target.instance
+    run = sql.backup(target.project, source, backup_id)
     if run.status != "SUCCESSFUL":
         raise ConfigError(
-            f"backup {backup_id} of {target.instance} is {run.status}, not SUCCESSFUL",
+            f"backup {backup_id} of {source} is {run.status}, not SUCCESSFUL",
             hint=f"choose a successful one: kfp-gcp db backups --env {outputs.environment}",
         )
     start = clock()
@@ -186,9 +190,12 @@ def restore(
         step(f"stopping {', '.join(names)} (replicas to 0)")
         kubectl.scale(namespace, names, 0)
         _wait_stopped(kubectl, namespace, 600, sleep, clock)
-        step(f"restoring backup {backup_id} ({run.ended or run.enqueued}) onto {target.instance}")
+        step(
+            f"restoring backup {backup_id} of {source} ({run.ended or run.enqueued}) onto "
+            f"{target.instance}"
+        )
         try:
-            operation = sql.restore_backup(target.project, target.instance, backup_id)
+            operation = sql.restore_backup(target.project, target.instance, backup_id, source)
             done = sql.wait(target.project, operation, progress, timeout_s)
         except RunError as exc:
             if "still" in exc.message:  # timed out: the restore goes on; leave KFP stopped

@@ -297,6 +297,7 @@ run "the_schedule_pauses_through_the_plan_variable" {
       ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
       cluster                  = { location = "europe-west1-b" }
       schedule                 = { days = ["mon", "tue", "wed", "thu", "fri"], from = "06:00", to = "19:00" }
+      cloudsql                 = { backup = { start_time = "12:00" } }
     }
   }
   assert {
@@ -334,6 +335,42 @@ run "rejects_a_schedule_with_an_unknown_day" {
       ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
       cluster                  = { location = "europe-west1-b" }
       schedule                 = { days = ["monday"], from = "06:00", to = "19:00" }
+    }
+  }
+  expect_failures = [var.settings]
+}
+
+run "rejects_backups_outside_the_running_hours" {
+  command = plan
+  variables {
+    settings = {
+      environment              = "dev"
+      prefix                   = "kfptest"
+      project_id               = "acme-ml-test"
+      project_number           = "123456789012"
+      region                   = "europe-west1"
+      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      cluster                  = { location = "europe-west1-b" }
+      # The default backup start, 02:00 UTC, is at night: the instance is stopped then.
+      schedule = { days = ["mon", "tue", "wed", "thu", "fri"], from = "06:00", to = "19:00" }
+    }
+  }
+  expect_failures = [var.settings]
+}
+
+run "rejects_a_backup_window_that_ends_after_the_running_hours" {
+  command = plan
+  variables {
+    settings = {
+      environment              = "dev"
+      prefix                   = "kfptest"
+      project_id               = "acme-ml-test"
+      project_number           = "123456789012"
+      region                   = "europe-west1"
+      ci_apply_service_account = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      cluster                  = { location = "europe-west1-b" }
+      schedule                 = { days = ["mon"], from = "06:00", to = "19:00" }
+      cloudsql                 = { backup = { start_time = "16:00" } }
     }
   }
   expect_failures = [var.settings]

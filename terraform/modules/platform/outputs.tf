@@ -1,3 +1,13 @@
+output "pause" {
+  description = "What pausing changes, as applied: paused, every node pool's sizing, the database's activation policy and whether each alert is enabled (for tests and reviews; not part of the contract)."
+  value = {
+    activation_policy = module.cloudsql.activation_policy
+    alerts_enabled    = module.monitoring.alerts_enabled
+    node_pools        = module.gke.node_pool_sizes
+    paused            = local.paused
+  }
+}
+
 output "platform" {
   description = "The outputs contract (docs/infra-outputs.md, terraform/contract): what the manifests, the pipeline publisher and `kfp-gcp infra outputs` read."
   value = {
@@ -22,15 +32,5 @@ output "platform" {
     service_accounts         = module.workload_identity.emails
     static_ip_address        = local.ingress == null ? "" : local.ingress.static_ip_address
     static_ip_name           = local.ingress == null ? "" : local.ingress.static_ip_name
-  }
-}
-
-output "pause" {
-  description = "What pausing changes, as applied: paused, every node pool's sizing, the database's activation policy and whether each alert is enabled (for tests and reviews; not part of the contract)."
-  value = {
-    activation_policy = module.cloudsql.activation_policy
-    alerts_enabled    = module.monitoring.alerts_enabled
-    node_pools        = module.gke.node_pool_sizes
-    paused            = local.paused
   }
 }

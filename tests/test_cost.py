@@ -372,11 +372,12 @@ def test_cli_cost_for_every_environment(repo):
     assert totals["dev"] < totals["prod"]  # dev is the small, cheap one
 
 
-def test_cli_shows_running_paused_credits_savings_and_the_schedule(repo):
+def test_cli_shows_running_paused_credits_savings_and_the_schedule(repo, monkeypatch):
+    from kfp_gcp import output
+
+    monkeypatch.setattr(output.stdout, "width", 200)  # wide enough that nothing wraps
     result = CliRunner().invoke(
-        app,
-        ["--project-dir", str(repo.root), "infra", "cost", "--env", "dev"],
-        env={"COLUMNS": "200"},
+        app, ["--project-dir", str(repo.root), "infra", "cost", "--env", "dev"]
     )
     assert result.exit_code == 0, result.output
     for text in (

@@ -190,6 +190,11 @@ def test_apply_goes_cluster_scoped_then_secrets_then_the_proxy_and_a_login_check
     assert "--dns-endpoint" in gcloud["args"]
     assert f"--location={OUTPUTS.cluster_location}" in gcloud["args"]
     kube = [c for c in calls if c["tool"] == "kubectl"]
+    # First the deployed version (a first install here: no pipeline-install-config).
+    assert kube[0]["args"][:3] == ["get", "configmap", "pipeline-install-config"]
+    assert report.deployed_before == ""
+    assert report.backup == ""
+    kube = kube[1:]
     # Never the person's own kubeconfig: a private one for exactly this cluster.
     assert {c["kubeconfig"] for c in calls} == {gcloud["kubeconfig"]}
     assert not gcloud["kubeconfig"].endswith("my-own-kubeconfig")
@@ -656,3 +661,120 @@ def test_apply_command_renders_and_applies_with_the_fakes(fakes, monkeypatch):
     assert "name: ml-pipeline-ui" not in applied[2]["stdin"]
     assert "name: ml-pipeline-ui" in applied[3]["stdin"]
     assert report["database_user"] == "'kfp'@'%'"
+
+
+# A KFP version change takes a database backup first (issue 13); a paused environment is
+# applied without waiting for anything.
+
+
+def installed(tmp_path, monkeypatch, version):
+    config = tmp_path / "install-config.json"
+    config.write_text(json.dumps({"data": {"appName": "pipeline", "appVersion": version}}))
+    monkeypatch.setenv("FAKE_CONFIGMAP", str(config))
+
+
+def test_a_version_change_backs_up_the_database_before_applying_anything(
+    fakes, tmp_path, monkeypatch
+):
+    installed(tmp_path, monkeypatch, "2.14.4")
+    backups = []
+
+    def backup(description):
+        # Nothing has been applied when the backup is asked for.
+        assert [c["args"][0] for c in fakes() if c["tool"] == "kubectl"] == ["get"]
+        backups.append(description)
+        return "1764480000123"
+
+    report = deploy.apply(
+        OUTPUTS,
+        "2.17.0",
+        CLUSTER_SCOPED,
+        NAMESPACED,
+        lambda _: None,
+        lambda *_: None,
+        manager=FakeSecretManager(SECRETS),
+        database_query=RecordedDatabase(),
+        backup=backup,
+    )
+    assert backups == ["kfp-gcp: before KFP 2.14.4 -> 2.17.0"]
+    assert (report.deployed_before, report.backup) == ("2.14.4", "1764480000123")
+
+
+def test_the_same_version_takes_no_backup(fakes, tmp_path, monkeypatch):
+    installed(tmp_path, monkeypatch, "2.17.0")
+
+    def backup(description):
+        raise AssertionError("no backup without a version change")
+
+    report = deploy.apply(
+        OUTPUTS,
+        "2.17.0",
+        CLUSTER_SCOPED,
+        NAMESPACED,
+        lambda _: None,
+        lambda *_: None,
+        manager=FakeSecretManager(SECRETS),
+        database_query=RecordedDatabase(),
+        backup=backup,
+    )
+    assert report.backup == ""
+
+
+def test_a_failed_backup_applies_nothing(fakes, tmp_path, monkeypatch):
+    installed(tmp_path, monkeypatch, "2.14.4")
+
+    def backup(description):
+        raise RunError("Cloud SQL BACKUP_VOLUME op-1 failed: 500: internal")
+
+    with pytest.raises(RunError, match="BACKUP_VOLUME"):
+        deploy.apply(
+            OUTPUTS,
+            "2.17.0",
+            CLUSTER_SCOPED,
+            NAMESPACED,
+            lambda _: None,
+            lambda *_: None,
+            manager=FakeSecretManager(SECRETS),
+            backup=backup,
+        )
+    assert "apply" not in [c["args"][0] for c in fakes() if c["tool"] == "kubectl"]
+
+
+PAUSED = OUTPUTS.model_copy(update={"paused": True})
+
+
+def test_a_paused_environment_is_applied_without_waiting_or_a_database_check(fakes):
+    steps = []
+    database = RecordedDatabase()
+    report = deploy.apply(
+        PAUSED,
+        "2.17.0",
+        CLUSTER_SCOPED,
+        NAMESPACED,
+        steps.append,
+        lambda *_: None,
+        manager=FakeSecretManager(SECRETS),
+        database_query=database,
+    )
+    order = [c["args"][0] for c in fakes() if c["tool"] == "kubectl"]
+    assert order == ["get", "get", "apply", "wait", "apply", "apply"]  # no port-forward, no wait
+    assert database.calls == []
+    assert report.waited is False
+    assert any("is paused" in s for s in steps)
+
+
+def test_a_paused_environment_refuses_a_version_change(fakes, tmp_path, monkeypatch):
+    installed(tmp_path, monkeypatch, "2.14.4")
+    with pytest.raises(RunError) as error:
+        deploy.apply(
+            PAUSED,
+            "2.17.0",
+            CLUSTER_SCOPED,
+            NAMESPACED,
+            lambda _: None,
+            lambda *_: None,
+            manager=FakeSecretManager(SECRETS),
+            backup=lambda d: "1",
+        )
+    assert "kfp-gcp infra resume --env dev" in (error.value.hint or "")
+    assert "apply" not in [c["args"][0] for c in fakes() if c["tool"] == "kubectl"]

@@ -30,6 +30,12 @@ EXTERNAL: dict[str, set[str]] = {
     "gcloud components update": set(),
     # https://cloud.google.com/sdk/gcloud/reference/components/install
     "gcloud components install gke-gcloud-auth-plugin": set(),
+    # https://cloud.google.com/sdk/gcloud/reference/sql/operations/describe
+    "gcloud sql operations describe": {"--project"},
+    # https://cloud.google.com/sdk/gcloud/reference/sql/operations/wait
+    "gcloud sql operations wait": {"--project", "--timeout"},
+    # https://cloud.google.com/sdk/gcloud/reference/sql/operations/list
+    "gcloud sql operations list": {"--instance", "--filter", "--project"},
     # https://cloud.google.com/sdk/gcloud/reference/storage/hmac/create
     "gcloud storage hmac create": {"--project"},
     # https://cloud.google.com/sdk/gcloud/reference/secrets/versions/add

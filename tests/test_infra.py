@@ -31,7 +31,10 @@ if command == "plan":
     out = next(a for a in args if a.startswith("-out=")).removeprefix("-out=")
     open(out, "w").write("binary plan")
     sys.exit(int(os.environ.get("FAKE_TF_PLAN_CODE", "0")))
-if command == "show":
+if command == "show" and args[1:] == ["-json"]:  # the state, read before planning
+    state = os.environ.get("FAKE_TF_STATE")
+    print(open(state).read() if state else '{{"format_version": "1.0"}}')
+elif command == "show":
     print(open(os.environ["FAKE_TF_SHOW"]).read())
 elif command == "output":
     print(open(os.environ["FAKE_TF_OUTPUT"]).read())
@@ -76,6 +79,11 @@ def cli(project, *args):
     return CliRunner().invoke(app, ["--project-dir", str(project.root), *args])
 
 
+def plan_args(calls):
+    """The arguments of the last `terraform plan` among the recorded calls."""
+    return [c for c in calls if c["args"][0] == "plan"][-1]["args"]
+
+
 # The runner.
 
 
@@ -84,10 +92,11 @@ def test_plan_inits_with_the_backend_plans_to_a_file_and_writes_its_json(
 ):
     result = cli(env_project, "infra", "plan", "--env", "dev", "--no-lock")
     assert result.exit_code == 0, result.output
-    init, plan, show = fake_terraform()
+    init, state, plan, show = fake_terraform()
     folder = str(env_project.root / "terraform" / "environments" / "dev")
-    assert {c["cwd"] for c in (init, plan, show)} == {folder}
+    assert {c["cwd"] for c in (init, state, plan, show)} == {folder}
     assert init["args"][:2] == ["init", "-input=false"]
+    assert state["args"] == ["show", "-json"]  # is the database stopped? (tests/test_pause.py)
     assert "-backend-config=backend.hcl" in init["args"]
     plan_file = env_project.build_dir / "infra" / "dev.tfplan"
     assert f"-out={plan_file}" in plan["args"]
@@ -102,7 +111,7 @@ def test_plan_with_detailed_exitcode_exits_2_on_changes(env_project, fake_terraf
     monkeypatch.setenv("FAKE_TF_PLAN_CODE", "2")
     result = cli(env_project, "infra", "plan", "--env", "dev", "--detailed-exitcode")
     assert result.exit_code == 2
-    assert "-detailed-exitcode" in fake_terraform()[1]["args"]
+    assert "-detailed-exitcode" in plan_args(fake_terraform())
 
 
 def test_a_failing_terraform_step_is_a_tool_error_naming_the_step(
@@ -117,9 +126,9 @@ def test_a_failing_terraform_step_is_a_tool_error_naming_the_step(
 
 def test_plan_destroy_plans_the_teardown(env_project, fake_terraform):
     assert cli(env_project, "infra", "plan", "--env", "dev", "--destroy").exit_code == 0
-    assert "-destroy" in fake_terraform()[1]["args"]
+    assert "-destroy" in plan_args(fake_terraform())
     assert cli(env_project, "infra", "plan", "--env", "dev").exit_code == 0
-    assert "-destroy" not in fake_terraform()[-2]["args"]
+    assert "-destroy" not in plan_args(fake_terraform())
 
 
 def test_a_read_only_identity_without_a_state_is_told_how_to_create_it(

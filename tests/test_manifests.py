@@ -473,12 +473,179 @@ def test_only_known_custom_kinds_are_rendered(case):
         for o in rendered.objects
         if o["apiVersion"].rpartition("/")[0] not in BUILTIN_GROUPS
     }
-    # No Argo or KFP custom resources: only their CRDs. GKE's ingress kinds in prod.
-    assert custom == (
+    # No Argo or KFP custom resources: only their CRDs. GKE's ingress kinds in prod, and
+    # Managed Service for Prometheus' PodMonitoring everywhere.
+    assert custom == {"PodMonitoring"} | (
         {"ManagedCertificate", "BackendConfig", "FrontendConfig"}
         if access_of(setup) == "iap"
         else set()
     )
+
+
+# PodMonitoring (monitoring.googleapis.com/v1) is checked against the fields of Managed
+# Service for Prometheus' CRD: GoogleCloudPlatform/prometheus-engine,
+# charts/operator/crds/monitoring.googleapis.com_podmonitorings.yaml, version v1, at commit
+# 034a715222b7d8769bf3d8e8de4f38fcb08aa154. That CRD is not among ../shared/upstream's
+# files, so its rules that matter here are written out below (required fields, enums,
+# closed objects); the file itself is not copied.
+_DURATION = {"type": "string", "pattern": "^([0-9]+(ms|s|m|h))+$"}
+_SECRET_SELECTOR = {"type": "object"}
+PODMONITORING_SPEC = {
+    "type": "object",
+    "required": ["endpoints", "selector"],
+    "additionalProperties": False,
+    "properties": {
+        "filterRunning": {"type": "boolean"},
+        "limits": {"type": "object"},
+        "targetLabels": {"type": "object"},
+        "selector": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "matchLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "matchExpressions": {"type": "array"},
+            },
+        },
+        "endpoints": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 10,
+            "items": {
+                "type": "object",
+                "required": ["interval", "port"],
+                "additionalProperties": False,
+                "properties": {
+                    "port": {"anyOf": [{"type": "integer"}, {"type": "string", "minLength": 1}]},
+                    "path": {"type": "string"},
+                    "scheme": {"enum": ["http", "https"]},
+                    "interval": _DURATION,
+                    "timeout": _DURATION,
+                    "params": {"type": "object"},
+                    "proxyUrl": {"type": "string"},
+                    "authorization": {"type": "object"},
+                    "basicAuth": {"type": "object"},
+                    "oauth2": {"type": "object"},
+                    "tls": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "insecureSkipVerify": {"type": "boolean"},
+                            "serverName": {"type": "string"},
+                            "minVersion": {"type": "string"},
+                            "maxVersion": {"type": "string"},
+                            "ca": _SECRET_SELECTOR,
+                            "cert": _SECRET_SELECTOR,
+                            "key": _SECRET_SELECTOR,
+                        },
+                    },
+                    "metricRelabeling": {
+                        "type": "array",
+                        "maxItems": 250,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "action": {
+                                    "enum": [
+                                        "replace",
+                                        "lowercase",
+                                        "uppercase",
+                                        "keep",
+                                        "drop",
+                                        "keepequal",
+                                        "dropequal",
+                                        "hashmod",
+                                        "labeldrop",
+                                        "labelkeep",
+                                    ]
+                                },
+                                "modulus": {"type": "integer"},
+                                "regex": {"type": "string", "maxLength": 10000},
+                                "replacement": {"type": "string"},
+                                "separator": {"type": "string"},
+                                "sourceLabels": {
+                                    "type": "array",
+                                    "maxItems": 100,
+                                    "items": {
+                                        "type": "string",
+                                        "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$",
+                                    },
+                                },
+                                "targetLabel": {
+                                    "type": "string",
+                                    "pattern": "^[a-zA-Z_][a-zA-Z0-9_]*$",
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _seconds(duration: str) -> int:
+    return sum(
+        int(n) * {"s": 1, "m": 60, "h": 3600}[u] for n, u in re.findall(r"(\d+)(s|m|h)", duration)
+    )
+
+
+@pytest.mark.slow
+def test_argo_metrics_are_scraped_through_managed_prometheus(case):
+    import jsonschema
+
+    _, _, rendered = case
+    [monitor] = [o for o in rendered.objects if o["kind"] == "PodMonitoring"]
+    assert monitor["apiVersion"] == "monitoring.googleapis.com/v1"
+    assert monitor["metadata"]["namespace"] == "kubeflow"
+    jsonschema.validate(monitor["spec"], PODMONITORING_SPEC)
+    with pytest.raises(jsonschema.ValidationError):  # the schema is not a formality
+        jsonschema.validate(
+            {**monitor["spec"], "endpoints": [{"port": "metrics"}]}, PODMONITORING_SPEC
+        )
+    # It selects the workflow-controller's pods, and names a port its container declares.
+    controller = find(rendered, "Deployment", "workflow-controller")
+    assert selects(monitor["spec"]["selector"], pod_labels(controller))
+    others = [
+        o["metadata"]["name"]
+        for o in rendered.namespaced_objects
+        if o["kind"] == "Deployment"
+        and o is not controller
+        and selects(monitor["spec"]["selector"], pod_labels(o))
+    ]
+    assert others == []
+    [endpoint] = monitor["spec"]["endpoints"]
+    ports = {
+        p.get("name"): p["containerPort"]
+        for c in containers(controller)
+        for p in c.get("ports", [])
+    }
+    assert ports[endpoint["port"]] == 9090  # Argo's metrics port (v3.6.7 and v4.0.5)
+    # Argo serves metrics over TLS with a self-signed certificate by default (metricsConfig
+    # secure defaults to true since 3.6): https, and the configmap does not turn it off.
+    assert endpoint["scheme"] == "https"
+    assert endpoint["tls"] == {"insecureSkipVerify": True}
+    configmap = find(rendered, "ConfigMap", "workflow-controller-configmap")
+    assert "metricsConfig" not in (configmap.get("data") or {})
+    assert _seconds(endpoint["timeout"]) <= _seconds(endpoint["interval"])
+    # Only what the alerts and the dashboard read is kept (samples are billed): the alert
+    # queries name argo_workflows_total_count (terraform/modules/monitoring/alerts.tf).
+    [keep] = endpoint["metricRelabeling"]
+    assert keep["action"] == "keep"
+    assert keep["sourceLabels"] == ["__name__"]
+    assert re.fullmatch(keep["regex"], "argo_workflows_total_count")
+    assert not re.fullmatch(keep["regex"], "argo_workflows_k8s_request_total")
+    alerts = (REPO / "terraform" / "modules" / "monitoring" / "alerts.tf").read_text()
+    for metric in set(re.findall(r"argo_workflows_\w+", alerts)):
+        assert re.fullmatch(keep["regex"], metric), metric
+    # Nothing in kubeflow keeps Managed Prometheus' collectors out of the controller.
+    policies = [o for o in rendered.namespaced_objects if o["kind"] == "NetworkPolicy"]
+    assert not [
+        p["metadata"]["name"]
+        for p in policies
+        if selects(p["spec"].get("podSelector", {}), pod_labels(controller))
+    ]
 
 
 def _crd_schema(path: Path, version: str = "v1") -> dict[str, Any]:

@@ -38,18 +38,17 @@ def by_metric(rows):
 
 
 def test_dev_needs_by_hand(repo):
-    # dev: zonal cluster (1 zone, so 1 surge node per pool);
-    #   system: 2 max + 1 surge = 3 x e2-standard-2 (2 vCPU, on demand) -> CPUS 6
-    #   cpu:    3 max + 1 surge = 4 x e2-standard-4 (4 vCPU, Spot)      -> 16 preemptible
-    #   gpu:    1 max + 1 surge = 2 x n1-standard-4 (4 vCPU, Spot)      -> 8 preemptible
-    #           2 x 1 nvidia-tesla-t4, Spot                              -> 2 preemptible T4
-    #   9 nodes x 100 GB pd-balanced                                     -> 900 GB SSD
+    # dev: zonal cluster (1 zone, so 1 surge node per pool), every pool on Spot;
+    #   system: 2 max + 1 surge = 3 x e2-standard-2 (2 vCPU)  -> 6 preemptible
+    #   cpu:    3 max + 1 surge = 4 x e2-standard-4 (4 vCPU)  -> 16 preemptible
+    #   gpu:    1 max + 1 surge = 2 x n1-standard-4 (4 vCPU)  -> 8 preemptible
+    #           2 x 1 nvidia-tesla-t4                          -> 2 preemptible T4
+    #   3 x 30 GB + 6 x 100 GB pd-balanced                     -> 690 GB SSD
     needs = {(n.metric, n.where): n for n in quota.needs(load_sizing(repo, "dev"))}
     assert {k: n.amount for k, n in needs.items()} == {
-        ("CPUS", "europe-west1"): 6,
-        ("PREEMPTIBLE_CPUS", "europe-west1"): 24,
+        ("PREEMPTIBLE_CPUS", "europe-west1"): 30,
         ("PREEMPTIBLE_NVIDIA_T4_GPUS", "europe-west1"): 2,
-        ("SSD_TOTAL_GB", "europe-west1"): 900,
+        ("SSD_TOTAL_GB", "europe-west1"): 690,
         ("IN_USE_ADDRESSES", "europe-west1"): 1,
         ("CPUS_ALL_REGIONS", "global"): 30,
         ("GPUS_ALL_REGIONS", "global"): 2,
@@ -136,19 +135,20 @@ def test_a_new_project_is_short_of_gpus_cpus_and_ssd_for_dev(repo):
     t4 = rows[("PREEMPTIBLE_NVIDIA_T4_GPUS", "europe-west1")]
     assert (t4.needed, t4.limit, t4.status) == (2, 1, "short")
     assert rows[("GPUS_ALL_REGIONS", "global")].status == "short"  # 0: no GPU at all
-    assert rows[("SSD_TOTAL_GB", "europe-west1")].status == "short"  # 900 > 500
+    assert rows[("SSD_TOTAL_GB", "europe-west1")].status == "short"  # 690 > 500
     assert rows[("IN_USE_ADDRESSES", "europe-west1")].status == "ok"
     assert rows[("CPUS_ALL_REGIONS", "global")].status == "ok"  # 30 <= 32
 
 
 def test_granted_quota_passes(repo):
     region = with_limits(
-        REGION, PREEMPTIBLE_CPUS=24, PREEMPTIBLE_NVIDIA_T4_GPUS=2, SSD_TOTAL_GB=1000
+        REGION, PREEMPTIBLE_CPUS=30, PREEMPTIBLE_NVIDIA_T4_GPUS=2, SSD_TOTAL_GB=1000
     )
     project = with_limits(PROJECT, GPUS_ALL_REGIONS=2)
     rows = quota.check(quota.needs(load_sizing(repo, "dev")), quota_map(region), quota_map(project))
     assert {r.status for r in rows} == {"ok"}
-    assert by_metric(rows)[("CPUS", "europe-west1")].needed == 6  # Spot has its own quota now
+    # Spot has its own quota now, and dev runs nothing on demand.
+    assert ("CPUS", "europe-west1") not in by_metric(rows)
 
 
 def test_a_metric_the_api_does_not_list_is_unknown(repo):
@@ -236,7 +236,7 @@ def test_cli_check_names_what_is_short_and_exits_6(compute):
 
 def test_cli_check_passes_with_enough_quota_and_reports_json(compute):
     compute.resources["/compute/v1/projects/acme-ml-dev/regions/europe-west1"] = with_limits(
-        REGION, PREEMPTIBLE_CPUS=24, PREEMPTIBLE_NVIDIA_T4_GPUS=2, SSD_TOTAL_GB=1000
+        REGION, PREEMPTIBLE_CPUS=30, PREEMPTIBLE_NVIDIA_T4_GPUS=2, SSD_TOTAL_GB=1000
     )
     compute.resources["/compute/v1/projects/acme-ml-dev"] = with_limits(PROJECT, GPUS_ALL_REGIONS=2)
     result = cli("-o", "json", "infra", "quota", "--env", "dev", "--check")

@@ -25,7 +25,15 @@ DEPENDABOT = REPO / ".github" / "dependabot.yml"
 DOC = REPO / "docs" / "ci.md"
 BIN = Path(sys.executable).parent
 PLANS = REPO / "tests" / "fixtures" / "plans"
-EXPECTED = {"ci.yml", "terraform.yml", "manifests.yml", "pipelines.yml", "deploy.yml", "drift.yml"}
+EXPECTED = {
+    "ci.yml",
+    "terraform.yml",
+    "manifests.yml",
+    "pipelines.yml",
+    "deploy.yml",
+    "drift.yml",
+    "schedule.yml",
+}
 # Jobs whose steps change an environment: they must run in a GitHub environment.
 DEPLOYS = ("infra apply", "manifests apply", "pipelines deploy")
 DEPLOY = REPO / ".github/workflows/deploy.yml"
@@ -36,6 +44,17 @@ def load(path: Path) -> dict[str, Any]:
     data = yaml.safe_load(path.read_text())
     data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
     return data
+
+
+def scheduled_environments() -> set[str]:
+    """Environments whose settings pause them on a schedule: schedule.yml holds them too."""
+    return {
+        env
+        for env in ENVS
+        if json.loads(
+            (REPO / "terraform" / "environments" / env / "terraform.tfvars.json").read_text()
+        )["settings"].get("schedule")
+    }
 
 
 def jobs() -> list[tuple[str, str, dict[str, Any]]]:
@@ -75,7 +94,7 @@ def commands(tool: str) -> set[tuple[str, ...]]:
     return found
 
 
-def test_the_six_workflows_exist():
+def test_the_workflows_exist():
     assert {p.name for p in WORKFLOWS} == EXPECTED
 
 
@@ -287,6 +306,8 @@ def test_every_job_reads_its_own_environments_variables_as_the_bootstrap_names_t
         env = job.get("environment")
         if env:
             expected = {f"{v}_{env.upper()}" for v in bootstrap if "PLAN" not in v}
+            if name == env and job.get("steps") and "--pause-only" in "\n".join(runs(job)):
+                expected = {v for v in expected if "PUBLISH" not in v}  # it only pauses
             assert expected <= read, f"{name} must read {sorted(expected - read)}"
             other = "PROD" if env == "dev" else "DEV"
             assert not any(v.endswith(f"_{other}") for v in read), f"{name} reads {other}"
@@ -401,7 +422,13 @@ def test_each_environment_is_held_by_one_job_so_prod_is_approved_once():
     for workflow, name, job in jobs():
         if job.get("environment"):
             holders.setdefault(job["environment"], []).append(f"{workflow}:{name}")
-    assert holders == {"dev": ["deploy.yml:deploy-dev"], "prod": ["deploy.yml:deploy-prod"]}
+    # The scheduled pause is the one other holder, of scheduled environments only (so such an
+    # environment should have no required reviewers: docs/ci.md).
+    assert holders == {
+        env: [f"deploy.yml:deploy-{env}"]
+        + ([f"schedule.yml:{env}"] if env in scheduled_environments() else [])
+        for env in ENVS
+    }
     for env in ENVS:
         job = deploy_jobs()[f"deploy-{env}"]
         order = [index(job, running(command)) for command in DEPLOYS]
@@ -412,6 +439,12 @@ def test_deploy_commands_run_only_in_the_deploy_chain():
     for workflow, name, job in jobs():
         script = "\n".join(runs(job))
         if any(command in script for command in DEPLOYS):
+            if workflow == "schedule.yml":  # only a pause or resume, checked by the guard first
+                assert script.index("infra guard") < script.index("infra apply")
+                assert "--pause-only" in script
+                assert "manifests apply" not in script
+                assert "pipelines deploy" not in script
+                continue
             assert (workflow, name) in {("deploy.yml", "deploy-dev"), ("deploy.yml", "deploy-prod")}
 
 

@@ -21,6 +21,7 @@ variable "platform" {
     iap_client_id_secret     = string
     iap_client_secret_secret = string
     kfp_namespace            = string
+    paused                   = bool
     pipeline_root            = string
     project_id               = string
     region                   = string

@@ -20,3 +20,17 @@ mock_resource "google_service_account" {
     email = "mock-sa@acme-ml.iam.gserviceaccount.com"
   }
 }
+
+mock_resource "google_monitoring_notification_channel" {
+  defaults = {
+    id = "projects/acme-ml/notificationChannels/1234567890"
+  }
+}
+
+# A running pool's size is whatever the autoscaler chose (not 0), so tests can tell a
+# paused pool's configured 0 from a computed value.
+mock_resource "google_container_node_pool" {
+  defaults = {
+    node_count = 3
+  }
+}

@@ -156,47 +156,122 @@ def outputs(ctx: typer.Context, env: EnvOption) -> None:
 def cost(
     ctx: typer.Context,
     env: EnvOption,
-    artifact_gb: Annotated[
-        float, typer.Option("--artifact-gb", help="Stored artifacts to assume, in GB.", min=0)
-    ] = 50,
+    artifact_gb_per_month: Annotated[
+        float,
+        typer.Option("--artifact-gb-per-month", help="Artifacts written a month, in GB.", min=0),
+    ] = 5,
+    database_gb: Annotated[
+        float, typer.Option("--database-gb", help="Size of KFP's databases, in GB.", min=0)
+    ] = 2,
+    log_gib_per_month: Annotated[
+        float, typer.Option("--log-gib-per-month", help="Logs ingested a month, in GiB.", min=0)
+    ] = 10,
 ) -> None:
-    """Estimate an environment's monthly cost when idle, from terraform/prices.yaml.
+    """Estimate an environment's monthly cost, running idle and paused, from terraform/prices.yaml.
 
-    Reads the environment's terraform.tfvars.json: node pools at their minimum size,
-    the Cloud SQL tier and HA, the load balancer when a domain is set. Prints each line
-    with its basis, the total at list prices, the total after the GKE free tier when the
-    settings claim it (cluster.gke_free_tier), and the assumptions.
+    Reads the environment's terraform.tfvars.json: node pools at their minimum size, the
+    Cloud SQL tier, HA and backups, the load balancer when a domain is set, the artifact
+    lifecycle and log retention. Prints each line running and paused, the totals at list
+    prices and after the GKE free tier (cluster.gke_free_tier), the mix the schedule gives,
+    each saving against the modules' defaults with its reason, and the assumptions.
     """
     from kfp_gcp.services.infra import cost as costs
 
     project = _project(ctx)
+    usage = costs.Usage(
+        artifact_gb_per_month=artifact_gb_per_month,
+        database_gb=database_gb,
+        log_gib_per_month=log_gib_per_month,
+    )
     estimate = costs.estimate(
-        costs.load_prices(project), costs.load_sizing(project, env), env, artifact_gb
+        costs.load_prices(project), costs.load_sizing(project, env), env, usage
     )
 
     def table() -> Group:
+        unit = f"{estimate.currency}/month"
         t = Table(
             "Item",
             "Basis",
-            f"{estimate.currency}/month",
-            title=f"{env}: idle cost (prices as of {estimate.prices_as_of})",
+            f"Running, {unit}",
+            f"Paused, {unit}",
+            title=f"{env}: idle cost, running and paused (prices as of {estimate.prices_as_of})",
         )
         for line in estimate.lines:
-            t.add_row(line.item, line.basis, f"{line.monthly:,.2f}")
+            t.add_row(line.item, line.basis, f"{line.monthly:,.2f}", f"{line.paused:,.2f}")
         t.add_section()
-        t.add_row("[bold]Total at list prices[/]", "", f"[bold]{estimate.monthly_total:,.2f}[/]")
+        t.add_row(
+            "[bold]Total at list prices[/]",
+            "",
+            f"[bold]{estimate.monthly_total:,.2f}[/]",
+            f"[bold]{estimate.paused_total:,.2f}[/]",
+        )
+        for credit in estimate.credits:
+            t.add_row(credit.item, credit.basis, f"{credit.monthly:,.2f}", f"{credit.paused:,.2f}")
         if estimate.credits:
-            for credit in estimate.credits:
-                t.add_row(credit.item, credit.basis, f"{credit.monthly:,.2f}")
             t.add_row(
                 "[bold]Total after credits[/]",
                 "",
                 f"[bold]{estimate.monthly_after_credits:,.2f}[/]",
+                f"[bold]{estimate.paused_after_credits:,.2f}[/]",
             )
-        notes = "\n".join(f"- {a}" for a in estimate.assumptions)
-        return Group(t, f"Assumptions:\n{notes}")
+        parts: list[Table | str] = [t]
+        if estimate.scheduled_after_credits is not None:
+            parts.append(
+                f"With the schedule ({estimate.scheduled_basis}): "
+                f"{estimate.scheduled_after_credits:,.2f} {unit} after credits."
+            )
+        s = Table("Saving", f"{unit}", "Why", title="Savings against the modules' defaults")
+        for saving in estimate.savings:
+            s.add_row(saving.what, f"{saving.monthly:,.2f}", saving.why)
+        parts.append(s)
+        parts.append("Assumptions:\n" + "\n".join(f"- {a}" for a in estimate.assumptions))
+        return Group(*parts)
 
     output.emit(ctx.obj, estimate, table)
+
+
+@app.command("pause")
+def pause(ctx: typer.Context, env: EnvOption) -> None:
+    """Pause an environment: every node pool to 0 and Cloud SQL stopped, through Terraform.
+
+    Sets settings.paused = true in terraform/environments/ENV/terraform.tfvars.json (it
+    refuses while that file has other uncommitted changes), plans, refuses a plan that
+    deletes anything protected or changes more than the pause, and applies it. Nothing
+    is lost: the cluster, the database's data and backups, the bucket and every
+    Kubernetes object stay; alerts are disabled. Commit the file afterwards, or the next
+    apply from main resumes the environment. `infra cost` shows what pausing saves.
+    """
+    _pause(ctx, env, paused=True)
+
+
+@app.command("resume")
+def resume(ctx: typer.Context, env: EnvOption) -> None:
+    """Resume a paused environment: the database starts and the pools' autoscalers return.
+
+    Sets settings.paused = false and plans, guards and applies like `infra pause`. KFP's
+    pods start once nodes are up (a few minutes). Refused while settings.schedule has the
+    environment paused: the next plan would pause it again, so change the schedule.
+    """
+    _pause(ctx, env, paused=False)
+
+
+def _pause(ctx: typer.Context, env: str, paused: bool) -> None:
+    from kfp_gcp.services.infra import pause as service
+
+    def step(text: str) -> None:
+        output.stderr.print(f"[bold]==>[/] {text}", markup=True, highlight=False, soft_wrap=True)
+
+    result = service.set_paused(_project(ctx), env, paused, _echo, step)
+
+    def table() -> Table:
+        t = Table("What", "Value", title=f"{env}: {'paused' if paused else 'running'}")
+        t.add_row("settings.paused", str(result.paused).lower())
+        t.add_row("settings file changed", f"{result.edited} ({result.settings_file})")
+        t.add_row("resources changed", str(result.changes))
+        return t
+
+    output.emit(ctx.obj, result, table)
+    output.stderr.print(result.note, highlight=False, soft_wrap=True)
 
 
 @app.command("quota")
@@ -286,16 +361,32 @@ def guard(
             "Name each one: there is no allow-all.",
         ),
     ] = None,
+    pause_only: Annotated[
+        bool,
+        typer.Option(
+            "--pause-only",
+            help="Also fail when the plan changes anything but what pausing or resuming "
+            "changes (node pool sizes, the database's activation policy, alerts on or "
+            "off): for unattended, scheduled applies.",
+        ),
+    ] = False,
 ) -> None:
     """Fail when a plan deletes or replaces the database, a bucket or the cluster.
 
     Protected: google_sql_database_instance, google_storage_bucket (artifacts and state)
     and google_container_cluster.
     """
-    from kfp_gcp.services.infra import terraform
+    from kfp_gcp.services.infra import pause, terraform
 
     allowed = set(allow or [])
-    changes = terraform.destructive_changes(terraform.load_plan_json(plan_json))
+    plan = terraform.load_plan_json(plan_json)
+    if pause_only and (others := pause.changes_beyond_pause(plan)):
+        raise DestroyBlocked(
+            "the plan changes more than pausing or resuming: " + "; ".join(others[:5]),
+            hint="an unattended apply only pauses or resumes: apply the other changes from "
+            "main through the reviewed path (terraform.yml) first",
+        )
+    changes = terraform.destructive_changes(plan)
     for change in changes:
         change["verdict"] = "allowed" if change["address"] in allowed else "blocked"
     unused = sorted(allowed - {c["address"] for c in changes})

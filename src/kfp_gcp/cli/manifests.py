@@ -18,6 +18,7 @@ from kfp_gcp.errors import ConfigError
 if TYPE_CHECKING:
     from kfp_gcp.services.infra.terraform import PlatformOutputs
     from kfp_gcp.services.manifests.compose import Rendered
+    from kfp_gcp.services.ops.sqladmin import Operation
 
 # A literal so that `--help` does not import the service; equal to upstream.UPSTREAM_DIR_ENV.
 UPSTREAM_DIR_ENV = "KFP_GCP_UPSTREAM_DIR"
@@ -192,6 +193,11 @@ def apply(
     stops there and prints the ALTER USER that fixes it); everything else with server-side
     apply; then a wait for every Deployment, failing with the names of those that did not
     become available.
+
+    Before a KFP version change (the cluster's pipeline-install-config names another
+    version), it takes an on-demand Cloud SQL backup and waits for it (needs
+    roles/cloudsql.admin); `kfp-gcp db restore` can return to it. A paused environment
+    gets its objects applied without any wait or database check (they start on resume).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -210,6 +216,19 @@ def apply(
         def available(done: int, total: int) -> None:
             progress.update(bar, completed=done, total=total)
 
+        def backup(description: str) -> str:
+            from kfp_gcp.services.ops import db
+            from kfp_gcp.services.ops.sqladmin import SqlAdmin
+
+            def operation(op: Operation, elapsed: float) -> None:
+                progress.update(
+                    bar, description=f"database backup: {op.status.lower()} ({elapsed:.0f}s)"
+                )
+
+            run = db.backup(contract, SqlAdmin(), description, operation)
+            progress.update(bar, description="Deployments available")
+            return run.id
+
         report = deploy.apply(
             contract,
             rendered.version,
@@ -219,6 +238,7 @@ def apply(
             available,
             object_store_secret=object_store_secret,
             timeout_s=timeout,
+            backup=backup,
         )
 
     def table() -> Table:
@@ -226,8 +246,16 @@ def apply(
         t.add_row("cluster-scoped objects", str(report.cluster_scoped_objects))
         t.add_row("namespaced objects", str(report.namespaced_objects))
         t.add_row("Secrets (from Secret Manager)", ", ".join(report.secrets))
-        t.add_row("database user (ML Metadata can log in)", report.database_user)
-        t.add_row("Deployments available", str(len(report.deployments)))
+        if report.backup:
+            t.add_row(
+                f"database backup before {report.deployed_before} -> {report.version}",
+                report.backup,
+            )
+        if report.waited:
+            t.add_row("database user (ML Metadata can log in)", report.database_user)
+            t.add_row("Deployments available", str(len(report.deployments)))
+        else:
+            t.add_row("Deployments (paused: start on resume)", str(len(report.deployments)))
         return t
 
     output.emit(ctx.obj, report, table)

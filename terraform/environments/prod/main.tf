@@ -12,6 +12,7 @@ provider "google" {
 }
 
 module "platform" {
-  source   = "../../modules/platform"
-  settings = var.settings
+  source              = "../../modules/platform"
+  settings            = var.settings
+  schedule_pauses_now = var.schedule_pauses_now
 }

@@ -3,3 +3,10 @@ variable "settings" {
   type        = any
   nullable    = false
 }
+
+variable "schedule_pauses_now" {
+  description = "Set by `kfp-gcp infra plan` (-var) from settings.schedule and the clock; never in terraform.tfvars.json."
+  type        = bool
+  default     = false
+  nullable    = false
+}

@@ -50,7 +50,10 @@ resource "google_billing_budget" "budget" {
   }
 
   all_updates_rule {
-    monitoring_notification_channels = [for k in sort(keys(google_monitoring_notification_channel.email)) : google_monitoring_notification_channel.email[k].id]
-    disable_default_iam_recipients   = var.notifications.disable_default_iam_recipients
+    monitoring_notification_channels = concat(
+      [for k in sort(keys(google_monitoring_notification_channel.email)) : google_monitoring_notification_channel.email[k].id],
+      var.notifications.channels,
+    )
+    disable_default_iam_recipients = var.notifications.disable_default_iam_recipients
   }
 }

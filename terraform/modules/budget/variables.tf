@@ -45,11 +45,13 @@ variable "labels" {
 variable "notifications" {
   description = <<-EOT
     Who hears about the budget. emails: name => address; each becomes a Cloud Monitoring email
-    notification channel in project_id attached to the budget (at most 5, the API's limit).
-    disable_default_iam_recipients: stop the default emails to the billing account's Billing
-    Account Administrators and Users (needs at least one email).
+    notification channel in project_id attached to the budget. channels: ids of existing email
+    channels to attach as well (the monitoring module's email_channels). At most 5 together,
+    the API's limit. disable_default_iam_recipients: stop the default emails to the billing
+    account's Billing Account Administrators and Users (needs at least one email or channel).
   EOT
   type = object({
+    channels                       = optional(list(string), [])
     disable_default_iam_recipients = optional(bool, false)
     emails                         = optional(map(string), {})
   })
@@ -65,12 +67,16 @@ variable "notifications" {
     error_message = "notifications.emails keys must be short names of lower-case letters, digits and hyphens, starting with a letter, such as \"finops\"."
   }
   validation {
-    condition     = length(var.notifications.emails) <= 5
-    error_message = "notifications.emails may hold at most 5 addresses (a budget takes at most 5 monitoring notification channels); use a group address for more people."
+    condition     = length(var.notifications.emails) + length(var.notifications.channels) <= 5
+    error_message = "notifications.emails and notifications.channels may hold at most 5 together (a budget takes at most 5 monitoring notification channels); use a group address for more people."
   }
   validation {
-    condition     = !var.notifications.disable_default_iam_recipients || length(var.notifications.emails) > 0
-    error_message = "notifications.disable_default_iam_recipients needs at least one address in notifications.emails, or nobody would be told."
+    condition     = alltrue([for c in var.notifications.channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "notifications.channels must be notification channel ids such as \"projects/my-project/notificationChannels/123\" (the monitoring module's email_channels output)."
+  }
+  validation {
+    condition     = !var.notifications.disable_default_iam_recipients || length(var.notifications.emails) + length(var.notifications.channels) > 0
+    error_message = "notifications.disable_default_iam_recipients needs at least one address in notifications.emails or one of notifications.channels, or nobody would be told."
   }
 }
 

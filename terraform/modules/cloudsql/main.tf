@@ -26,8 +26,10 @@ resource "google_sql_database_instance" "primary" {
 
   settings {
     # Enterprise, not Enterprise Plus: db-custom-* machine types exist only in Enterprise.
-    edition                     = "ENTERPRISE"
-    tier                        = var.tier
+    edition = "ENTERPRISE"
+    tier    = var.tier
+    # Paused: the instance is stopped; storage, backups and the IP stay (and are billed).
+    activation_policy           = var.paused ? "NEVER" : "ALWAYS"
     availability_type           = var.ha ? "REGIONAL" : "ZONAL"
     deletion_protection_enabled = var.deletion_protection
     disk_autoresize             = true

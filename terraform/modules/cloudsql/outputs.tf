@@ -1,3 +1,8 @@
+output "activation_policy" {
+  description = "ALWAYS (running) or NEVER (stopped while paused)."
+  value       = google_sql_database_instance.primary.settings[0].activation_policy
+}
+
 output "connection_name" {
   description = "Instance connection name, <project>:<region>:<instance>, for the Cloud SQL Auth Proxy."
   value       = google_sql_database_instance.primary.connection_name

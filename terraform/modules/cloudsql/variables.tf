@@ -199,6 +199,13 @@ variable "password_version" {
   }
 }
 
+variable "paused" {
+  description = "Stop the instance (activation_policy NEVER): no compute is billed, storage and backups are kept and billed, no automated backup runs and nothing can connect. false starts it (ALWAYS)."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "prefix" {
   description = "Prefix of every resource name (the instance is \"<prefix>-kfp\")."
   type        = string
@@ -269,14 +276,21 @@ variable "ssl_mode" {
 }
 
 variable "tier" {
-  description = "Machine type of the instance (Enterprise edition): db-custom-<vCPUs>-<memory MiB>, or a legacy db-n1-standard-N / db-n1-highmem-N."
+  description = "Machine type of the instance (Enterprise edition): db-custom-<vCPUs>-<memory MiB>, a legacy db-n1-standard-N / db-n1-highmem-N, or the shared-core db-g1-small (no SLA; dev)."
   type        = string
   default     = "db-custom-1-3840"
   nullable    = false
 
+  # db-g1-small is the one shared-core tier allowed (no SLA: for dev): its 1.7 GB hold the
+  # 800Mi that upstream KFP requests for its own MySQL (third-party/mysql); db-f1-micro's
+  # 0.6 GB do not.
   validation {
-    condition     = can(regex("^db-(custom-[1-9][0-9]*-[1-9][0-9]*|n1-(standard|highmem)-[1-9][0-9]*)$", var.tier))
-    error_message = "tier must be a dedicated-core Enterprise edition machine type such as \"db-custom-1-3840\" (1 vCPU, 3.75 GiB) or \"db-custom-2-7680\"; shared-core tiers (db-f1-micro, db-g1-small) have no SLA."
+    condition     = can(regex("^db-(custom-[1-9][0-9]*-[1-9][0-9]*|n1-(standard|highmem)-[1-9][0-9]*|g1-small)$", var.tier))
+    error_message = "tier must be an Enterprise edition machine type such as \"db-custom-1-3840\" (1 vCPU, 3.75 GiB) or \"db-custom-2-7680\", or the shared-core \"db-g1-small\" (no SLA, for dev); db-f1-micro's 0.6 GB are less than the 800Mi KFP's own MySQL requests."
+  }
+  validation {
+    condition     = !(var.tier == "db-g1-small" && var.ha)
+    error_message = "tier db-g1-small has no SLA, so a high-availability (ha = true) instance on it buys little: use a dedicated-core tier such as \"db-custom-1-3840\" with ha, or ha = false."
   }
   # Cloud SQL's custom machine rules ("About instance settings": 1 to 96 vCPUs, 1 or an even
   # number; 0.9 to 6.5 GB of memory per vCPU, a multiple of 256 MB, at least 3.75 GB).

@@ -129,7 +129,9 @@ resource "google_container_cluster" "cluster" {
   }
 
   monitoring_config {
-    enable_components = ["SYSTEM_COMPONENTS"]
+    # DEPLOYMENT: kube state metrics of Deployments (desired and available replicas), which
+    # the monitoring module's "KFP unavailable" alert reads; billed as Managed Prometheus samples.
+    enable_components = ["SYSTEM_COMPONENTS", "DEPLOYMENT"]
 
     # Workload metrics come through Google Cloud Managed Service for Prometheus.
     managed_prometheus {

@@ -20,11 +20,18 @@ resource "google_container_node_pool" "nodepool" {
   # run something with one node per zone and let the autoscaler take over.
   initial_node_count = each.value.min_count > 0 ? 1 : 0
 
-  autoscaling {
-    total_min_node_count = each.value.min_count
-    total_max_node_count = each.value.max_count
-    # Spot and GPU capacity is patchy: take it in whichever zone has it.
-    location_policy = each.value.spot || each.value.accelerator != null ? "ANY" : "BALANCED"
+  # Paused: no autoscaler and a fixed size of 0 in every zone, so the state says what runs
+  # (nothing); resuming puts the autoscaler back, and pending pods bring the nodes.
+  node_count = var.paused ? 0 : null
+
+  dynamic "autoscaling" {
+    for_each = var.paused ? [] : [each.value]
+    content {
+      total_min_node_count = autoscaling.value.min_count
+      total_max_node_count = autoscaling.value.max_count
+      # Spot and GPU capacity is patchy: take it in whichever zone has it.
+      location_policy = autoscaling.value.spot || autoscaling.value.accelerator != null ? "ANY" : "BALANCED"
+    }
   }
 
   management {

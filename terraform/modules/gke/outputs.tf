@@ -21,6 +21,14 @@ output "name" {
   depends_on  = [google_container_node_pool.nodepool]
 }
 
+output "node_pool_sizes" {
+  description = "Per pool: whether the autoscaler sizes it, and its fixed node_count per zone when not (0 while paused; null otherwise)."
+  value = {
+    for key, pool in google_container_node_pool.nodepool :
+    key => { autoscaling = length(pool.autoscaling) > 0, node_count = var.paused ? pool.node_count : null }
+  }
+}
+
 output "node_pools" {
   description = "Names of the node pools, by key (the key is the name)."
   value       = { for key, pool in google_container_node_pool.nodepool : key => pool.name }

@@ -246,6 +246,13 @@ variable "node_service_account_users" {
   }
 }
 
+variable "paused" {
+  description = "Pause the cluster's nodes: every pool without autoscaler and at 0 nodes (node_count 0), the control plane kept. false puts the autoscaler back with each pool's min_count and max_count."
+  type        = bool
+  default     = false
+  nullable    = false
+}
+
 variable "prefix" {
   description = "Prefix of every resource name, e.g. \"kfp-dev\"."
   type        = string

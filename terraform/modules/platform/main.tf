@@ -4,6 +4,12 @@ locals {
   access    = coalesce(var.settings.access, local.domain == "" ? "port-forward" : "iap")
   namespace = "kubeflow"
   ingress   = one(module.ingress) # null in no-domain mode
+  paused    = var.settings.paused || var.schedule_pauses_now
+  # Pools with an accelerator, for the GPU-idle alert; null node_pools means the gke
+  # module's defaults, whose "gpu" pool has one.
+  gpu_pools = var.settings.cluster.node_pools == null ? ["gpu"] : [
+    for name, pool in var.settings.cluster.node_pools : name if try(pool.accelerator, null) != null
+  ]
 }
 
 module "network" {
@@ -33,6 +39,7 @@ module "gke" {
   node_pools           = var.settings.cluster.node_pools # null: the module's default pools
   # CI creates and changes node pools, so it acts as their service account (and only it).
   node_service_account_users = ["serviceAccount:${var.settings.ci_apply_service_account}"]
+  paused                     = local.paused
   prefix                     = var.settings.prefix
   project_id                 = var.settings.project_id
   release_channel            = var.settings.cluster.release_channel
@@ -48,6 +55,7 @@ module "storage" {
   source                      = "../storage"
   labels                      = local.labels
   lifecycle_delete_after_days = var.settings.storage.lifecycle_delete_after_days
+  lifecycle_storage_class     = var.settings.storage.lifecycle_storage_class
   location                    = coalesce(var.settings.storage.location, var.settings.region)
   # Bucket names are global: the project id keeps forks of this template from colliding.
   name                       = "${var.settings.project_id}-${var.settings.prefix}-artifacts"
@@ -59,12 +67,14 @@ module "storage" {
 module "cloudsql" {
   source                      = "../cloudsql"
   allocated_ip_range          = module.network.psa_range_name
+  backup                      = var.settings.cloudsql.backup
   deletion_protection         = var.settings.cloudsql.deletion_protection
   disk                        = { size = var.settings.cloudsql.disk_size_gb }
   ha                          = var.settings.cloudsql.ha
   labels                      = local.labels
   name_suffix                 = var.settings.cloudsql.name_suffix
   password_version            = var.settings.cloudsql.password_version
+  paused                      = local.paused
   prefix                      = var.settings.prefix
   private_network             = module.network.network_self_link
   private_services_connection = module.network.psa_connection
@@ -105,13 +115,36 @@ module "ingress" {
   project_id  = var.settings.project_id
 }
 
+module "monitoring" {
+  source             = "../monitoring"
+  labels             = local.labels
+  log_retention_days = var.settings.monitoring.log_retention_days
+  notifications = {
+    emails      = var.settings.monitoring.emails
+    pubsub      = var.settings.monitoring.pubsub
+    webhook_url = var.settings.monitoring.webhook_url
+  }
+  paused         = local.paused
+  prefix         = var.settings.prefix
+  project_id     = var.settings.project_id
+  project_number = var.settings.project_number
+  targets = {
+    cloudsql_instance = module.cloudsql.instance_name
+    cluster_name      = module.gke.name
+    domain            = local.domain
+    gpu_pools         = local.gpu_pools
+    namespace         = local.namespace
+  }
+  thresholds = var.settings.monitoring.thresholds
+}
+
 module "budget" {
   source             = "../budget"
   count              = var.settings.budget == null ? 0 : 1
   amount             = { units = var.settings.budget.amount, currency_code = var.settings.budget.currency_code }
   billing_account_id = var.settings.budget.billing_account_id
   labels             = local.labels
-  notifications      = { emails = var.settings.budget.emails }
+  notifications      = { emails = var.settings.budget.emails, channels = module.monitoring.email_channels }
   prefix             = var.settings.prefix
   project_id         = var.settings.project_id
   project_number     = var.settings.project_number

@@ -1,3 +1,13 @@
+output "pause" {
+  description = "What pausing changes, as applied: paused, every node pool's sizing, the database's activation policy and whether each alert is enabled (for tests and reviews; not part of the contract)."
+  value = {
+    activation_policy = module.cloudsql.activation_policy
+    alerts_enabled    = module.monitoring.alerts_enabled
+    node_pools        = module.gke.node_pool_sizes
+    paused            = local.paused
+  }
+}
+
 output "platform" {
   description = "The outputs contract (docs/infra-outputs.md, terraform/contract): what the manifests, the pipeline publisher and `kfp-gcp infra outputs` read."
   value = {
@@ -15,6 +25,7 @@ output "platform" {
     iap_client_id_secret     = local.ingress == null ? "" : "projects/${var.settings.project_id}/secrets/${local.ingress.iap_client_id_secret}"
     iap_client_secret_secret = local.ingress == null ? "" : "projects/${var.settings.project_id}/secrets/${local.ingress.iap_client_secret_secret}"
     kfp_namespace            = local.namespace
+    paused                   = local.paused
     pipeline_root            = module.storage.pipeline_root
     project_id               = var.settings.project_id
     region                   = var.settings.region

@@ -14,6 +14,19 @@ variable "settings" {
     # domain, else "port-forward".
     access = optional(string)
 
+    # Paused: every node pool at 0 and Cloud SQL stopped (terraform/README.md, "Pausing").
+    # `kfp-gcp infra pause/resume` flips it; `schedule` pauses outside its running window.
+    paused = optional(bool, false)
+
+    # When the environment runs, in UTC (GitHub Actions' cron is UTC): on these days between
+    # from and to; paused otherwise. Only `kfp-gcp infra plan` reads the clock: it passes
+    # schedule_pauses_now, and the workflow schedule.yml plans and applies at the boundaries.
+    schedule = optional(object({
+      days = list(string)
+      from = string
+      to   = string
+    }))
+
     # The CI apply identity (bootstrap output ci_apply_service_account_email): it reads the
     # database password to create the Kubernetes Secret and acts as the node service account.
     ci_apply_service_account = string
@@ -42,6 +55,14 @@ variable "settings" {
     })
 
     cloudsql = optional(object({
+      # Passed to modules/cloudsql's backup (automated backups, binary logs for point-in-time
+      # recovery); unset fields keep that module's defaults.
+      backup = optional(object({
+        location                       = optional(string)
+        retained_backups               = optional(number)
+        start_time                     = optional(string)
+        transaction_log_retention_days = optional(number)
+      }), {})
       deletion_protection = optional(bool, true)
       disk_size_gb        = optional(number, 10)
       ha                  = optional(bool, false)
@@ -52,6 +73,7 @@ variable "settings" {
 
     storage = optional(object({
       lifecycle_delete_after_days = optional(map(number), {})
+      lifecycle_storage_class     = optional(map(number), {})
       location                    = optional(string)
       soft_delete_retention_days  = optional(number, 7)
     }), {})
@@ -64,6 +86,16 @@ variable "settings" {
       domain                = optional(string, "")
       iap_members           = optional(set(string), [])
       inverse_proxy_members = optional(set(string), [])
+    }), {})
+
+    # Alerts, the dashboard and log retention (modules/monitoring): who is told (emails,
+    # pubsub, webhook_url), the thresholds by name, and how long logs are kept.
+    monitoring = optional(object({
+      emails             = optional(map(string), {})
+      log_retention_days = optional(number, 30)
+      pubsub             = optional(bool, false)
+      thresholds         = optional(map(number), {})
+      webhook_url        = optional(string)
     }), {})
 
     budget = optional(object({
@@ -96,7 +128,40 @@ variable "settings" {
     error_message = "settings.ingress.inverse_proxy_members only apply with settings.access = \"inverse-proxy\"."
   }
   validation {
+    condition = var.settings.schedule == null || try(
+      length(var.settings.schedule.days) > 0 &&
+      alltrue([for d in var.settings.schedule.days : contains(["mon", "tue", "wed", "thu", "fri", "sat", "sun"], d)]) &&
+      can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.settings.schedule.from)) &&
+      can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.settings.schedule.to)) &&
+      tonumber(replace(var.settings.schedule.from, ":", "")) < tonumber(replace(var.settings.schedule.to, ":", "")),
+      false
+    )
+    error_message = "settings.schedule must name the days the environment runs (mon, tue, wed, thu, fri, sat, sun) and from < to as HH:MM in UTC, such as { \"days\": [\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"], \"from\": \"06:00\", \"to\": \"19:00\" }; outside that window it is paused."
+  }
+  # A stopped instance takes no automated backup: with a schedule, the 4-hour window that
+  # starts at backup.start_time must lie inside the running hours.
+  validation {
+    condition = var.settings.schedule == null || try(
+      (
+        tonumber(split(":", coalesce(var.settings.cloudsql.backup.start_time, "02:00"))[0]) * 60 >=
+        tonumber(split(":", var.settings.schedule.from)[0]) * 60 + tonumber(split(":", var.settings.schedule.from)[1])
+        ) && (
+        tonumber(split(":", coalesce(var.settings.cloudsql.backup.start_time, "02:00"))[0]) * 60 + 240 <=
+        tonumber(split(":", var.settings.schedule.to)[0]) * 60 + tonumber(split(":", var.settings.schedule.to)[1])
+      ),
+      false
+    )
+    error_message = "settings.cloudsql.backup.start_time (default 02:00 UTC) and the 4 hours after it must fall inside settings.schedule's running hours, since a stopped instance takes no automated backup: e.g. \"start_time\": \"12:00\" for a schedule from 06:00 to 19:00."
+  }
+  validation {
     condition     = can(regex("^[0-9]{6,20}$", var.settings.project_number))
     error_message = "settings.project_number must be the project's number (digits), from `gcloud projects describe PROJECT_ID --format='value(projectNumber)'`."
   }
+}
+
+variable "schedule_pauses_now" {
+  description = "Set by `kfp-gcp infra plan` from settings.schedule and the clock: true while the schedule has the environment paused. Paused is settings.paused or this."
+  type        = bool
+  default     = false
+  nullable    = false
 }

@@ -1,5 +1,7 @@
 locals {
   name = coalesce(var.name, "${var.prefix}-kfp-artifacts")
+  # From warm to cold; a transition to a class applies to objects in every warmer one.
+  warmer_classes = ["STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"]
 }
 
 resource "google_storage_bucket" "bucket" {
@@ -31,6 +33,22 @@ resource "google_storage_bucket" "bucket" {
       }
       action {
         type = "Delete"
+      }
+    }
+  }
+
+  # Colder classes as objects age (each rule moves what is still in a warmer class); the
+  # objects stay where they are, so every path KFP's metadata records keeps working.
+  dynamic "lifecycle_rule" {
+    for_each = var.lifecycle_storage_class
+    content {
+      condition {
+        age                   = lifecycle_rule.value
+        matches_storage_class = slice(local.warmer_classes, 0, index(local.warmer_classes, lifecycle_rule.key))
+      }
+      action {
+        type          = "SetStorageClass"
+        storage_class = lifecycle_rule.key
       }
     }
   }

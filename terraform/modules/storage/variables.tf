@@ -25,7 +25,37 @@ variable "lifecycle_delete_after_days" {
   }
   validation {
     condition     = alltrue([for p in keys(var.lifecycle_delete_after_days) : p != "" && !startswith(p, "/") && !startswith(p, "gs://")])
-    error_message = "lifecycle_delete_after_days keys must be object-name prefixes inside the bucket such as \"pipeline-root/\": not empty, no leading \"/\", no gs://bucket part."
+    error_message = "lifecycle_delete_after_days keys must be object-name prefixes inside the bucket such as \"private-artifacts/\": not empty, no leading \"/\", no gs://bucket part."
+  }
+  # Keep models: every artifact KFP records, models included, lives under the pipeline
+  # root, and ML Metadata keeps pointing at it; a rule may delete a narrower folder (one
+  # scratch pipeline's) or Argo's logs, never the whole root.
+  validation {
+    condition     = alltrue([for p in keys(var.lifecycle_delete_after_days) : !startswith("${var.pipeline_root_path}/", p)])
+    error_message = "lifecycle_delete_after_days must not delete the whole pipeline root (or a folder above it): it holds every model KFP records. Delete a narrower prefix, such as \"<pipeline_root_path>/<scratch pipeline>/\" or Argo's \"private-artifacts/\", and use lifecycle_storage_class to make old artifacts cheaper instead."
+  }
+}
+
+variable "lifecycle_storage_class" {
+  description = "Storage class => days after creation: objects move to that colder class (from any warmer one), e.g. { NEARLINE = 30, COLDLINE = 90 }. Nothing is deleted. Colder classes cost less to store and more to read (retrieval fees) or to delete early (minimum storage durations of 30, 90 and 365 days)."
+  nullable    = false
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for class in keys(var.lifecycle_storage_class) : contains(["NEARLINE", "COLDLINE", "ARCHIVE"], class)])
+    error_message = "lifecycle_storage_class keys must be NEARLINE, COLDLINE or ARCHIVE (the bucket starts in STANDARD)."
+  }
+  validation {
+    condition     = alltrue([for days in values(var.lifecycle_storage_class) : days >= 1 && floor(days) == days])
+    error_message = "lifecycle_storage_class values must be whole numbers of days, at least 1."
+  }
+  validation {
+    condition = alltrue([
+      for pair in [["NEARLINE", "COLDLINE"], ["NEARLINE", "ARCHIVE"], ["COLDLINE", "ARCHIVE"]] :
+      lookup(var.lifecycle_storage_class, pair[0], 0) < lookup(var.lifecycle_storage_class, pair[1], 100000)
+    ])
+    error_message = "lifecycle_storage_class must move objects to colder classes later: NEARLINE before COLDLINE before ARCHIVE, such as { NEARLINE = 30, COLDLINE = 90 }."
   }
 }
 

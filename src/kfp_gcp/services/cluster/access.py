@@ -141,6 +141,13 @@ class Kubectl:
                 + [f"crd/{name}" for name in crds]
             )
 
+    def scale(self, namespace: str, names: list[str], replicas: dict[str, int] | int) -> None:
+        """Set the replicas of Deployments: one count for all, or one per name."""
+        counts = replicas if isinstance(replicas, dict) else dict.fromkeys(names, replicas)
+        for count in sorted({counts[n] for n in names}):
+            chosen = [f"deployment/{n}" for n in names if counts[n] == count]
+            self.run(["scale", "-n", namespace, f"--replicas={count}", *chosen])
+
     def deployments(self, namespace: str) -> list[dict[str, Any]]:
         done = self.run(["get", "deployments", "-n", namespace, "-o", "json"])
         items: list[dict[str, Any]] = json.loads(done.stdout).get("items", [])

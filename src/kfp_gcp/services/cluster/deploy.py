@@ -34,6 +34,8 @@ INVERSE_PROXY_CONFIG = "inverse-proxy-config"
 # The Cloud SQL proxy's objects (components/cloudsql) carry this label; its Service is mysql.
 PROXY_LABEL = "cloudsql-proxy"
 PROXY_SERVICE = "mysql"
+# Upstream's install ConfigMap; its appVersion is the deployed KFP release.
+INSTALL_CONFIG = "pipeline-install-config"
 
 
 @dataclasses.dataclass
@@ -46,6 +48,9 @@ class ApplyReport:
     secrets: list[str]
     deployments: list[str]
     database_user: str  # the account ML Metadata logs in as, checked on the live instance
+    deployed_before: str  # the KFP version the cluster ran ("" on a first install)
+    backup: str  # the backup taken before a version change, else ""
+    waited: bool  # False when the environment is paused: nothing runs to wait for
 
 
 def objects(text: str) -> list[dict[str, Any]]:
@@ -135,6 +140,23 @@ def check_database_user(
     return database.check_mlmd_user(statement, outputs.cloudsql_password_secret)
 
 
+def deployed_version(kubectl: Kubectl, namespace: str) -> str:
+    """The KFP version the cluster runs: pipeline-install-config's appVersion, which every
+    upstream release sets to its tag (base/installs/generic/pipeline-install-config.yaml);
+    "" when KFP is not installed yet."""
+    done = kubectl.run(
+        ["get", "configmap", INSTALL_CONFIG, "-n", namespace, "-o", "json"], check=False
+    )
+    if done.returncode != 0:
+        if "NotFound" in done.stderr:
+            return ""
+        raise RunError(
+            f"cannot read {namespace}/{INSTALL_CONFIG}: {done.stderr.strip()[-300:]}",
+            hint="check your access to the cluster (roles/container.developer)",
+        )
+    return str((json.loads(done.stdout).get("data") or {}).get("appVersion", ""))
+
+
 def apply(
     outputs: PlatformOutputs,
     version: str,
@@ -146,11 +168,18 @@ def apply(
     object_store_secret: str | None = None,
     timeout_s: float = 900,
     database_query: database.DatabaseQuery | None = None,
+    backup: Callable[[str], str] | None = None,
 ) -> ApplyReport:
     """Cluster-scoped bundle first (CRDs established), then the Secrets from Secret
     Manager, then the Cloud SQL proxy alone and a check, through it, that ML Metadata can
     log in as the database user; only then everything else with server-side apply, and a
-    wait for the Deployments."""
+    wait for the Deployments.
+
+    Before a KFP version change (the cluster's pipeline-install-config names another
+    version), `backup(description)` takes a database backup first, since the new version's
+    servers migrate the schemas; it returns the backup's id. A paused environment (the
+    contract's `paused`) gets its objects applied but nothing is waited for or checked
+    through the database, which is stopped; a version change waits until it runs."""
     manager = manager or SecretManager()
     cluster_objects = objects(cluster_scoped)
     namespaced_objects = objects(namespaced)
@@ -168,6 +197,24 @@ def apply(
         )
     with cluster_credentials(outputs) as env:
         kubectl = Kubectl(env)
+        before = deployed_version(kubectl, namespace)
+        taken = ""
+        if before and before != version:
+            if outputs.paused:
+                raise RunError(
+                    f"{outputs.environment} is paused: KFP {before} -> {version} needs a "
+                    "database backup first, and a stopped instance takes none",
+                    hint=f"resume it (kfp-gcp infra resume --env {outputs.environment}), "
+                    "then apply again",
+                )
+            if backup is None:
+                raise RunError(
+                    f"KFP {before} -> {version} without a database backup",
+                    hint="apply through `kfp-gcp manifests apply`, which backs up first",
+                )
+            step(f"KFP {before} -> {version}: backing up the database first")
+            taken = backup(f"kfp-gcp: before KFP {before} -> {version}")
+            step(f"backup {taken} taken")
         # Every secret is read before the first write: a missing one changes nothing.
         existing = existing_secrets(kubectl, namespace, [OBJECT_STORE_SECRET])
         wanted = secrets_for(
@@ -180,20 +227,28 @@ def apply(
         kubectl.apply(
             "---\n".join(secret_manifest(n, namespace, d) for n, d in sorted(wanted.items()))
         )
-        step(f"applying the Cloud SQL proxy ({len(proxy)} objects) and waiting for it")
-        kubectl.apply(yaml.safe_dump_all(proxy, sort_keys=False))
-        wait_for_deployments(kubectl, namespace, proxy_deployments, timeout_s, lambda *_: None)
-        step("checking that ML Metadata can log in as the database user")
-        account = check_database_user(
-            kubectl,
-            outputs,
-            wanted[MYSQL_SECRET]["password"],
-            database_query or database.show_create_user,
-        )
+        if outputs.paused:
+            step(
+                f"{outputs.environment} is paused: applying everything without waiting; the "
+                "Deployments start, and the database user is checked, once it runs again"
+            )
+            account = ""
+        else:
+            step(f"applying the Cloud SQL proxy ({len(proxy)} objects) and waiting for it")
+            kubectl.apply(yaml.safe_dump_all(proxy, sort_keys=False))
+            wait_for_deployments(kubectl, namespace, proxy_deployments, timeout_s, lambda *_: None)
+            step("checking that ML Metadata can log in as the database user")
+            account = check_database_user(
+                kubectl,
+                outputs,
+                wanted[MYSQL_SECRET]["password"],
+                database_query or database.show_create_user,
+            )
         step(f"applying {len(namespaced_objects)} objects in {namespace}")
         kubectl.apply(namespaced)
-        step(f"waiting for {len(deployments)} Deployments")
-        wait_for_deployments(kubectl, namespace, deployments, timeout_s, progress)
+        if not outputs.paused:
+            step(f"waiting for {len(deployments)} Deployments")
+            wait_for_deployments(kubectl, namespace, deployments, timeout_s, progress)
     return ApplyReport(
         environment=outputs.environment,
         version=version,
@@ -203,6 +258,9 @@ def apply(
         secrets=sorted(wanted),
         deployments=sorted(deployments),
         database_user=account,
+        deployed_before=before,
+        backup=taken,
+        waited=not outputs.paused,
     )
 
 

@@ -6,6 +6,7 @@ machine with only PyPI can run everything.
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -58,6 +59,9 @@ class PlatformOutputs(StrictModel):
     iap_client_id_secret: str
     iap_client_secret_secret: str
     kfp_namespace: str
+    # Nodes at 0 and the database stopped (settings.paused or its schedule); contracts
+    # written before pausing existed have no such field and are running.
+    paused: bool = False
     pipeline_root: str
     project_id: str
     region: str
@@ -306,11 +310,17 @@ def plan(
     lock: bool = True,
     detailed_exitcode: bool = False,
     destroy: bool = False,
+    now: datetime.datetime | None = None,
 ) -> tuple[int, Path, Path]:
     """Init, plan into build/infra/<env>.tfplan, and write its JSON beside it.
 
     With `detailed_exitcode`, returns 2 when the plan has changes (drift checks). With
-    `destroy`, plans the removal of everything (the teardown runbook, terraform/README.md)."""
+    `destroy`, plans the removal of everything (the teardown runbook, terraform/README.md).
+    The settings' schedule is read against `now` (default: the clock) and passed as
+    `schedule_pauses_now`; while the state says the database is stopped, the plan skips
+    the refresh (see stopped_database)."""
+    from kfp_gcp.services.infra import pause
+
     folder = init(project, env, sink)
     plan_file, json_file = plan_paths(project, env)
     plan_file.parent.mkdir(parents=True, exist_ok=True)
@@ -319,6 +329,24 @@ def plan(
         args.append("-detailed-exitcode")
     if destroy:
         args.append("-destroy")
+    settings = _settings(folder)
+    moment = now or datetime.datetime.now(datetime.UTC)
+    schedule = pause.schedule_of(settings, relative(project, folder / SETTINGS_FILE))
+    if schedule and not schedule.running_at(moment) and not destroy:
+        sink(
+            f"kfp-gcp: the schedule ({schedule.describe()}) has {env} paused now, until "
+            f"{schedule.next_change(moment):%a %H:%M} UTC: planning with schedule_pauses_now=true"
+        )
+        args.append("-var=schedule_pauses_now=true")
+    state_lines: list[str] = []
+    run_terraform(["show", "-json"], folder, state_lines.append)
+    if stopped_database(_json_or_empty("\n".join(state_lines))):
+        sink(
+            "kfp-gcp: the Cloud SQL instance is stopped (paused): planning without refresh, "
+            "since the provider cannot read a stopped instance's users and databases "
+            "(terraform/modules/cloudsql/README.md, Paused); drift is checked once it runs"
+        )
+        args.append("-refresh=false")
     code = run_terraform(args, folder, sink, ok_codes=(0, 2) if detailed_exitcode else (0,))
     if (folder / LOCK_FILE).is_file():
         shutil.copyfile(folder / LOCK_FILE, plan_lock_file(plan_file))
@@ -328,6 +356,47 @@ def plan(
     start = next((i for i, line in enumerate(lines) if line.startswith("{")), 0)
     json_file.write_text("\n".join(lines[start:]) + "\n", encoding="utf-8")
     return code, plan_file, json_file
+
+
+def _settings(folder: Path) -> dict[str, Any]:
+    """The environment's settings object, or {} without a settings file (Terraform then
+    reports what is missing)."""
+    try:
+        data = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+    settings = data.get("settings") if isinstance(data, dict) else None
+    return settings if isinstance(settings, dict) else {}
+
+
+def _json_or_empty(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def stopped_database(state: dict[str, Any]) -> bool:
+    """Whether `terraform show -json` of the state holds a Cloud SQL instance with
+    activation_policy NEVER. The google provider cannot read such an instance's users
+    (google_sql_user fails with "Invalid request since instance is not running") and
+    drops its databases from the refreshed state (transformSQLDatabaseReadError,
+    services/sql/sql_utils.go; hashicorp/terraform-provider-google#11382), so plans skip
+    the refresh while it is stopped."""
+
+    def modules(module: dict[str, Any]) -> list[dict[str, Any]]:
+        return [module, *(m for child in module.get("child_modules", []) for m in modules(child))]
+
+    root = state.get("values", {}).get("root_module", {})
+    for module in modules(root):
+        for resource in module.get("resources", []):
+            if resource.get("type") != "google_sql_database_instance":
+                continue
+            settings = (resource.get("values") or {}).get("settings") or [{}]
+            if settings and settings[0].get("activation_policy") == "NEVER":
+                return True
+    return False
 
 
 def apply(project: Project, env: str, plan_file: Path, sink: LineSink) -> None:

@@ -57,3 +57,64 @@ run "contract" {
     error_message = "the contract module passes the outputs through"
   }
 }
+
+# dev as committed runs (the schedule is only evaluated by `kfp-gcp infra plan`); the
+# idle-cost choices: a Spot system pool with a small boot disk, the shared-core database.
+run "idle_cost_choices" {
+  command = plan
+  assert {
+    condition = (
+      var.settings.cluster.node_pools.system.spot == true &&
+      var.settings.cluster.node_pools.system.machine_type == "e2-standard-2" &&
+      var.settings.cluster.node_pools.system.disk_size_gb == 30
+    )
+    error_message = "dev's system pool: one Spot e2-standard-2 with a 30 GB boot disk (terraform/README.md, Cost)"
+  }
+  assert {
+    condition     = var.settings.cloudsql.tier == "db-g1-small"
+    error_message = "dev's database: db-g1-small (holds KFP's own 800Mi MySQL request; terraform/README.md, Cost)"
+  }
+  assert {
+    condition     = var.settings.schedule.days == ["mon", "tue", "wed", "thu", "fri"]
+    error_message = "dev runs on weekdays only and is paused at night and at weekends"
+  }
+}
+
+# Paused, the way `kfp-gcp infra plan` passes the schedule: every pool at 0 without its
+# autoscaler, the database stopped, every alert disabled, the contract saying so.
+run "paused_by_the_schedule" {
+  variables {
+    schedule_pauses_now = true
+  }
+  assert {
+    condition = alltrue([
+      for name, size in module.platform.pause.node_pools : size.node_count == 0 && !size.autoscaling
+    ]) && length(module.platform.pause.node_pools) == 3
+    error_message = "paused: system, cpu and gpu pools must all be at node_count 0 without autoscaler"
+  }
+  assert {
+    condition     = module.platform.pause.activation_policy == "NEVER"
+    error_message = "paused: the Cloud SQL instance must be stopped (activation_policy NEVER)"
+  }
+  assert {
+    condition     = length(module.platform.pause.alerts_enabled) > 0 && alltrue([for k, on in module.platform.pause.alerts_enabled : !on])
+    error_message = "paused: every alert policy must be disabled"
+  }
+  assert {
+    condition     = module.platform.platform.paused == true
+    error_message = "the contract must say dev is paused"
+  }
+}
+
+run "running_again" {
+  assert {
+    condition = alltrue([
+      for name, size in module.platform.pause.node_pools : size.autoscaling
+    ]) && module.platform.pause.activation_policy == "ALWAYS"
+    error_message = "resumed: the autoscaler sizes every pool again and the database runs"
+  }
+  assert {
+    condition     = alltrue([for k, on in module.platform.pause.alerts_enabled : on])
+    error_message = "resumed: the alerts are enabled again"
+  }
+}

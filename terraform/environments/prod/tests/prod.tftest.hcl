@@ -7,6 +7,14 @@ mock_provider "google" {
 
 run "apply" {
   assert {
+    condition     = module.platform.pause.paused == false && !try(var.settings.paused, false) && try(var.settings.schedule, null) == null
+    error_message = "prod is never paused by its committed settings and has no schedule"
+  }
+  assert {
+    condition     = contains(keys(module.platform.pause.alerts_enabled), "lb-5xx") && alltrue([for k, on in module.platform.pause.alerts_enabled : on])
+    error_message = "prod's alerts are on, including the load balancer's 5xx alert (it has a domain)"
+  }
+  assert {
     condition     = module.platform.platform.environment == "prod"
     error_message = "prod outputs must say environment = prod"
   }

@@ -269,3 +269,71 @@ run "rejects_bad_email" {
 
   expect_failures = [var.notifications]
 }
+
+# The monitoring module's email channels reach the budget too, after the budget's own.
+run "existing_channels" {
+  command = plan
+
+  variables {
+    notifications = {
+      disable_default_iam_recipients = true
+      emails                         = { finops = "finops@example.com" }
+      channels                       = ["projects/demo-project/notificationChannels/900"]
+    }
+  }
+
+  override_resource {
+    target          = google_monitoring_notification_channel.email["finops"]
+    override_during = plan
+    values = {
+      id = "projects/demo-project/notificationChannels/111"
+    }
+  }
+
+  assert {
+    condition = google_billing_budget.budget.all_updates_rule[0].monitoring_notification_channels == tolist([
+      "projects/demo-project/notificationChannels/111",
+      "projects/demo-project/notificationChannels/900",
+    ])
+    error_message = "the budget must notify its own channels, then the given ones"
+  }
+}
+
+run "channels_alone_are_enough_recipients" {
+  command = plan
+
+  variables {
+    notifications = {
+      disable_default_iam_recipients = true
+      channels                       = ["projects/demo-project/notificationChannels/900"]
+    }
+  }
+
+  assert {
+    condition     = length(google_monitoring_notification_channel.email) == 0
+    error_message = "no email channel of its own without emails"
+  }
+}
+
+run "rejects_more_than_five_channels_together" {
+  command = plan
+
+  variables {
+    notifications = {
+      emails   = { a = "a@example.com", b = "b@example.com", c = "c@example.com" }
+      channels = ["projects/p/notificationChannels/1", "projects/p/notificationChannels/2", "projects/p/notificationChannels/3"]
+    }
+  }
+
+  expect_failures = [var.notifications]
+}
+
+run "rejects_channel_that_is_not_an_id" {
+  command = plan
+
+  variables {
+    notifications = { channels = ["ml-platform@example.com"] }
+  }
+
+  expect_failures = [var.notifications]
+}

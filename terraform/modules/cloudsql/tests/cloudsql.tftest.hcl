@@ -275,12 +275,57 @@ run "rejects_bad_prefix" {
   expect_failures = [var.prefix]
 }
 
-run "rejects_shared_core_tier" {
+run "rejects_f1_micro_below_kfps_own_mysql_request" {
   command = plan
   variables {
     tier = "db-f1-micro"
   }
   expect_failures = [var.tier]
+}
+
+run "rejects_ha_on_the_shared_core_tier" {
+  command = plan
+  variables {
+    tier = "db-g1-small"
+    ha   = true
+  }
+  expect_failures = [var.tier]
+}
+
+run "g1_small_for_dev" {
+  command = plan
+  variables {
+    tier = "db-g1-small"
+  }
+  assert {
+    condition     = google_sql_database_instance.primary.settings[0].tier == "db-g1-small" && google_sql_database_instance.primary.settings[0].edition == "ENTERPRISE"
+    error_message = "db-g1-small must be accepted (Enterprise edition) for dev"
+  }
+}
+
+# Paused: the instance is stopped with activation_policy NEVER; nothing else about it
+# changes (no replacement, the data and backups stay).
+run "paused_stops_the_instance" {
+  command = plan
+  variables {
+    paused = true
+  }
+  assert {
+    condition     = google_sql_database_instance.primary.settings[0].activation_policy == "NEVER"
+    error_message = "paused must set activation_policy NEVER"
+  }
+  assert {
+    condition     = google_sql_database_instance.primary.settings[0].backup_configuration[0].enabled && google_sql_database_instance.primary.deletion_protection
+    error_message = "pausing must not touch backups or deletion protection"
+  }
+}
+
+run "running_by_default" {
+  command = plan
+  assert {
+    condition     = google_sql_database_instance.primary.settings[0].activation_policy == "ALWAYS"
+    error_message = "an instance that is not paused must be ALWAYS on"
+  }
 }
 
 run "rejects_unencrypted_ssl_mode" {

@@ -7,6 +7,14 @@ mock_provider "google" {
     }
   }
 
+  # A running pool's size is whatever the autoscaler chose: not 0, so a test can tell the
+  # paused pools' configured 0 from a computed value.
+  mock_resource "google_container_node_pool" {
+    defaults = {
+      node_count = 3
+    }
+  }
+
   mock_resource "google_container_cluster" {
     defaults = {
       id = "projects/demo-project/locations/europe-west1/clusters/kfp-test-gke"
@@ -151,10 +159,10 @@ run "defaults" {
   assert {
     condition = (
       toset(google_container_cluster.cluster.logging_config[0].enable_components) == toset(["SYSTEM_COMPONENTS", "WORKLOADS"]) &&
-      contains(google_container_cluster.cluster.monitoring_config[0].enable_components, "SYSTEM_COMPONENTS") &&
+      toset(google_container_cluster.cluster.monitoring_config[0].enable_components) == toset(["SYSTEM_COMPONENTS", "DEPLOYMENT"]) &&
       google_container_cluster.cluster.monitoring_config[0].managed_prometheus[0].enabled
     )
-    error_message = "logging (system + workloads) and monitoring (system + managed Prometheus) must be on"
+    error_message = "logging (system + workloads) and monitoring (system, Deployment kube state metrics for the unavailable alert, managed Prometheus) must be on"
   }
 
   assert {
@@ -423,6 +431,50 @@ run "apply_outputs" {
   assert {
     condition     = alltrue([for m in google_project_iam_member.nodes : m.member == "serviceAccount:kfp-test-gke-nodes@demo-project.iam.gserviceaccount.com"])
     error_message = "roles must be granted to the node service account"
+  }
+}
+
+# Paused: every pool, with an accelerator or not, at a fixed size of 0 and without the
+# autoscaler, so the state says nothing runs; the cluster itself stays.
+run "paused" {
+  command = plan
+
+  variables {
+    paused = true
+  }
+
+  assert {
+    condition = alltrue([
+      for name, pool in google_container_node_pool.nodepool :
+      pool.node_count == 0 && length(pool.autoscaling) == 0
+    ])
+    error_message = "paused: every node pool must have node_count 0 and no autoscaling block"
+  }
+
+  assert {
+    condition     = length(google_container_node_pool.nodepool) == 3
+    error_message = "paused: the pools must stay (only their size changes)"
+  }
+
+  assert {
+    condition     = google_container_cluster.cluster.name == "kfp-test-gke"
+    error_message = "paused: the cluster stays"
+  }
+}
+
+run "resumed" {
+  command = plan
+
+  variables {
+    paused = false
+  }
+
+  assert {
+    condition = alltrue([
+      for name, pool in google_container_node_pool.nodepool :
+      length(pool.autoscaling) == 1
+    ]) && google_container_node_pool.nodepool["system"].autoscaling[0].total_min_node_count == 1
+    error_message = "running: every pool is sized by its autoscaler again (system at least 1 node)"
   }
 }
 

@@ -233,3 +233,160 @@ run "rejects_free_tier_on_a_regional_cluster" {
   }
   expect_failures = [var.settings]
 }
+
+# Paused by the setting: every pool at 0 without autoscaler, the database stopped, every
+# alert disabled, and the contract says so.
+run "paused" {
+  variables {
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      paused                     = true
+      cluster = {
+        location = "europe-west1-b"
+        node_pools = {
+          system = { machine_type = "e2-standard-2", min_count = 1, max_count = 2, spot = true }
+          gpu = {
+            machine_type = "n1-standard-4", min_count = 0, max_count = 1, spot = true
+            accelerator  = { type = "nvidia-tesla-t4", count = 1 }
+          }
+        }
+      }
+      monitoring = { emails = { platform = "ml-platform@example.com" } }
+    }
+  }
+  assert {
+    condition = alltrue([
+      for name, size in output.pause.node_pools : size.node_count == 0 && !size.autoscaling
+    ]) && length(output.pause.node_pools) == 2
+    error_message = "paused: every node pool must be at node_count 0 without autoscaler"
+  }
+  assert {
+    condition     = output.pause.activation_policy == "NEVER"
+    error_message = "paused: the Cloud SQL instance must be stopped (activation_policy NEVER)"
+  }
+  assert {
+    condition     = alltrue([for name, enabled in output.pause.alerts_enabled : !enabled])
+    error_message = "paused: every alert policy must be disabled"
+  }
+  assert {
+    condition     = output.platform.paused == true
+    error_message = "the contract must say the environment is paused"
+  }
+  assert {
+    condition     = length(module.monitoring.alert_policies) == 7
+    error_message = "the GPU pool brings the GPU-idle alert besides the other six"
+  }
+}
+
+run "running_by_default_with_monitoring" {
+  assert {
+    condition     = output.platform.paused == false
+    error_message = "an environment without paused or a schedule runs"
+  }
+  assert {
+    condition     = contains(keys(module.monitoring.alert_policies), "gpu-idle")
+    error_message = "the gke module's default pools include a GPU pool, so the GPU-idle alert exists"
+  }
+}
+
+run "the_schedule_pauses_through_the_plan_variable" {
+  variables {
+    schedule_pauses_now = true
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      schedule                   = { days = ["mon", "tue", "wed", "thu", "fri"], from = "06:00", to = "19:00" }
+      cloudsql                   = { backup = { start_time = "12:00" } }
+    }
+  }
+  assert {
+    condition     = output.platform.paused == true
+    error_message = "schedule_pauses_now pauses the environment like settings.paused"
+  }
+}
+
+run "rejects_a_schedule_that_ends_before_it_starts" {
+  command = plan
+  variables {
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      schedule                   = { days = ["mon"], from = "19:00", to = "06:00" }
+    }
+  }
+  expect_failures = [var.settings]
+}
+
+run "rejects_a_schedule_with_an_unknown_day" {
+  command = plan
+  variables {
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      schedule                   = { days = ["monday"], from = "06:00", to = "19:00" }
+    }
+  }
+  expect_failures = [var.settings]
+}
+
+run "rejects_backups_outside_the_running_hours" {
+  command = plan
+  variables {
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      # The default backup start, 02:00 UTC, is at night: the instance is stopped then.
+      schedule = { days = ["mon", "tue", "wed", "thu", "fri"], from = "06:00", to = "19:00" }
+    }
+  }
+  expect_failures = [var.settings]
+}
+
+run "rejects_a_backup_window_that_ends_after_the_running_hours" {
+  command = plan
+  variables {
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      schedule                   = { days = ["mon"], from = "06:00", to = "19:00" }
+      cloudsql                   = { backup = { start_time = "16:00" } }
+    }
+  }
+  expect_failures = [var.settings]
+}

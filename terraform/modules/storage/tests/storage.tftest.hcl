@@ -98,6 +98,77 @@ run "lifecycle_rules_from_the_map" {
   }
 }
 
+# Colder classes, never deletion: models stay readable at the path KFP recorded. Applied
+# (against the mock) so the rules' computed attributes are known.
+run "colder_classes_as_objects_age" {
+  command = apply
+
+  variables {
+    lifecycle_storage_class     = { NEARLINE = 30, COLDLINE = 90 }
+    lifecycle_delete_after_days = { "private-artifacts/" = 30 }
+  }
+
+  assert {
+    condition = tomap({
+      for r in google_storage_bucket.bucket.lifecycle_rule :
+      one(r.action).storage_class => "${one(r.condition).age}:${join(",", one(r.condition).matches_storage_class)}"
+      if one(r.action).type == "SetStorageClass"
+    }) == tomap({ NEARLINE = "30:STANDARD", COLDLINE = "90:STANDARD,NEARLINE" })
+    error_message = "each class transition must apply at its age to objects in every warmer class"
+  }
+  assert {
+    condition = join(" ", flatten([
+      for r in google_storage_bucket.bucket.lifecycle_rule :
+      one(r.condition).matches_prefix if one(r.action).type == "Delete"
+    ])) == "private-artifacts/"
+    error_message = "only the listed prefix is deleted; the pipeline root (models) is never"
+  }
+}
+
+run "rejects_deleting_the_pipeline_root" {
+  command = plan
+  variables {
+    lifecycle_delete_after_days = { "pipeline-root/" = 90 }
+  }
+  expect_failures = [var.lifecycle_delete_after_days]
+}
+
+run "rejects_deleting_above_the_pipeline_root" {
+  command = plan
+  variables {
+    pipeline_root_path          = "v2/artifacts"
+    lifecycle_delete_after_days = { "v2/" = 90 }
+  }
+  expect_failures = [var.lifecycle_delete_after_days]
+}
+
+run "accepts_deleting_one_scratch_pipeline" {
+  command = plan
+  variables {
+    lifecycle_delete_after_days = { "pipeline-root/sweep/" = 14 }
+  }
+  assert {
+    condition     = length(google_storage_bucket.bucket.lifecycle_rule) == 1
+    error_message = "a narrower prefix under the pipeline root may be deleted"
+  }
+}
+
+run "rejects_warmer_class_later" {
+  command = plan
+  variables {
+    lifecycle_storage_class = { NEARLINE = 90, COLDLINE = 30 }
+  }
+  expect_failures = [var.lifecycle_storage_class]
+}
+
+run "rejects_unknown_class" {
+  command = plan
+  variables {
+    lifecycle_storage_class = { STANDARD = 30 }
+  }
+  expect_failures = [var.lifecycle_storage_class]
+}
+
 run "versioning_cleans_noncurrent_versions" {
   command = plan
 

@@ -18,6 +18,10 @@ variable "settings" {
     # the KFP API through IAP and reads the database password to create the Kubernetes Secret.
     ci_apply_service_account = string
 
+    # The CI build identity (bootstrap output ci_build_service_account_email): it pushes
+    # component images to the registry and runs Cloud Builds. Null: nobody may push.
+    ci_build_service_account = optional(string)
+
     network = optional(object({
       control_plane_cidr = optional(string, "172.16.0.0/28")
       pods_cidr          = optional(string, "10.20.0.0/16")
@@ -63,6 +67,17 @@ variable "settings" {
       inverse_proxy_members = optional(set(string), [])
     }), {})
 
+    # Artifact Registry (modules/registry): the component images repository, and remote
+    # repositories that pull public registries and PyPI. cleanup and remotes are that
+    # module's variables (null: its defaults); readers: extra members that may pull, such
+    # as a publisher identity that checks images exist before deploying.
+    registry = optional(object({
+      cleanup = optional(any, {})
+      enabled = optional(bool, true)
+      readers = optional(map(string), {})
+      remotes = optional(set(string))
+    }), {})
+
     budget = optional(object({
       amount             = number
       billing_account_id = string
@@ -91,6 +106,10 @@ variable "settings" {
   validation {
     condition     = length(try(var.settings.ingress.inverse_proxy_members, [])) == 0 || var.settings.access == "inverse-proxy"
     error_message = "settings.ingress.inverse_proxy_members only apply with settings.access = \"inverse-proxy\"."
+  }
+  validation {
+    condition     = var.settings.ci_build_service_account == null || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\\.iam\\.gserviceaccount\\.com$", coalesce(var.settings.ci_build_service_account, "x")))
+    error_message = "settings.ci_build_service_account must be the CI build identity's email (terraform/bootstrap output ci_build_service_account_email), such as \"kfp-ci-build@my-project.iam.gserviceaccount.com\", or left out."
   }
   validation {
     condition     = can(regex("^[0-9]{6,20}$", var.settings.project_number))

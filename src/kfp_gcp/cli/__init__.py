@@ -102,10 +102,20 @@ def _global_options(
 
 
 def _register() -> None:
-    from kfp_gcp.cli import ci, components, infra, manifests, manifests_upstream, pipelines, ui
+    from kfp_gcp.cli import (
+        ci,
+        components,
+        images,
+        infra,
+        manifests,
+        manifests_upstream,
+        pipelines,
+        ui,
+    )
 
     app.add_typer(pipelines.app, name="pipelines")
     app.add_typer(components.app, name="components")
+    app.add_typer(images.app, name="images")
     app.add_typer(infra.app, name="infra")
     manifests_upstream.register(manifests.app)
     app.add_typer(manifests.app, name="manifests")

@@ -78,17 +78,30 @@ def compile_pipelines(
         Path | None,
         typer.Option("--out-dir", help="Where to write <name>.yaml (default: build/pipelines)."),
     ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Compile for this environment: components run their images from its "
+            "registry (by tag; `pipelines deploy` adds the digests) and install nothing.",
+        ),
+    ] = None,
+    outputs_file: OutputsOption = None,
 ) -> None:
     """Compile pipelines to KFP IR YAML.
 
     Output is deterministic: the same source gives byte-identical YAML. A pipeline that
     fails to import or compile is reported with its file and error, the rest still
-    compile, and the command exits non-zero.
+    compile, and the command exits non-zero. Without --env, components run their local
+    base images and install their pinned packages when they start.
     """
     from kfp_gcp.services.pipelines.compiler import compile_all, require_compiled
     from kfp_gcp.services.project import relative, select
 
     project = _project(ctx)
+    if env:
+        project = _for_environment(project, env, outputs_file, digests=False)
     with output.stderr.status("Compiling pipelines..."):
         results = compile_all(project, select(project, "pipeline", names), out_dir)
 
@@ -189,6 +202,22 @@ def _run_summary(result: LocalRun) -> Group:
     return Group(*parts)
 
 
+def _for_environment(project: Any, env: str, outputs_file: Path | None, digests: bool) -> Any:
+    """`project` compiling for `env`: its images from the environment's registry (with
+    `digests`, each must be there: no image, no publish). Unchanged without images/."""
+    from kfp_gcp.services.images import context, registry
+    from kfp_gcp.services.infra import terraform
+
+    if not context.discover(project.root):
+        return project
+    outputs = terraform.contract(project, env, outputs_file)
+    client = registry.ArtifactRegistry() if digests else None
+    project, note = registry.for_environment(project, outputs, client)
+    if note:
+        output.stderr.print(note, soft_wrap=True, highlight=False)
+    return project
+
+
 _HOST_HELP = (
     "KFP endpoint instead of the environment's https://<domain> (a port-forward such as "
     "http://localhost:8080 from `kfp-gcp ui`, or a test server). No IAP auth is sent to it."
@@ -236,7 +265,7 @@ def deploy_pipelines(
     from kfp_gcp.services.kfp import publish
     from kfp_gcp.services.project import select
 
-    project = _project(ctx)
+    project = _for_environment(_project(ctx), env, outputs_file, digests=True)
     sources = select(project, "pipeline", only)
     with output.stderr.status("Compiling pipelines..."):
         prepared = publish.prepare(project, sources)

@@ -29,6 +29,8 @@ from typing import Any
 
 from kfp_gcp.errors import ConfigError, PrerequisiteError, PublishError
 from kfp_gcp.services.images.context import ImageSource, discover
+from kfp_gcp.services.infra.terraform import PlatformOutputs
+from kfp_gcp.services.project import Project
 
 ARTIFACT_REGISTRY = "https://artifactregistry.googleapis.com"
 _REPOSITORY = re.compile(
@@ -195,3 +197,28 @@ def references(
             hint="build and push them first: kfp-gcp images push --env ENV",
         )
     return found
+
+
+def for_environment(
+    project: Project, outputs: PlatformOutputs, registry: ArtifactRegistry | None = None
+) -> tuple[Project, str]:
+    """`project` compiling for the environment of `outputs`, and a note for the person.
+
+    Without images/ or without a registry, components keep their local base images (and
+    install their packages when they start). With `registry`, each tag must be in the
+    repository and its digest is added."""
+    images = discover(project.root)
+    if not images:
+        return project, ""
+    if not outputs.registry.images:
+        return project, (
+            f"environment {outputs.environment} has no registry (settings registry.enabled): "
+            "components install their packages when they start"
+        )
+    repository = Repository.parse(outputs.registry.images)
+    found = references(project.root, repository, registry, images)
+    how = "with digests" if registry else "by tag"
+    note = f"images from {repository.path} ({how}): " + ", ".join(
+        f"{image.name}:{image.tag[:12]}" for image in images
+    )
+    return dataclasses.replace(project, images=tuple(sorted(found.items()))), note

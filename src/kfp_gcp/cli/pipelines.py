@@ -258,18 +258,21 @@ def deploy_pipelines(
     """Publish pipelines to an environment's KFP: a new version only where content changed.
 
     Compiles every selected pipeline and validates its schedules.yaml first; one failure
-    stops the deploy before any write. Each compiled spec is hashed; a pipeline is
+    stops the deploy before any write. Components run their images from the environment's
+    registry, by tag and digest; an image that is not there stops the deploy too (push it
+    first: `kfp-gcp images push --env ENV`). Each compiled spec is hashed; a pipeline is
     created if missing, gets a version `v-<hash>` only when its newest version lacks that
     hash, and its schedules are reconciled. A re-run with no change makes zero write calls.
     """
     from kfp_gcp.services.kfp import publish
     from kfp_gcp.services.project import select
 
-    project = _for_environment(_project(ctx), env, outputs_file, digests=True)
+    project = _project(ctx)
     sources = select(project, "pipeline", only)
+    api = _connect(ctx, env, host, outputs_file, namespace)
+    project = _for_environment(project, env, outputs_file, digests=True)
     with output.stderr.status("Compiling pipelines..."):
         prepared = publish.prepare(project, sources)
-    api = _connect(ctx, env, host, outputs_file, namespace)
     with output.stderr.status("Publishing..."):
         summary = publish.deploy(api, project, prepared, dry_run=dry_run)
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from kfp_gcp import output
 from kfp_gcp.cli.common import OutputsOption
@@ -105,9 +106,9 @@ def _progress(total: int) -> tuple[Any, Any]:
 
     def sink(line: str) -> None:
         if output.stderr.is_terminal:
-            status.update(f"[dim]{line[:120]}[/]")
+            status.update(Text(line[:120], style="dim"))
         else:
-            output.stderr.print(f"[dim]  {line}[/]", soft_wrap=True, highlight=False, markup=False)
+            output.stderr.print(f"  {line}", style="dim", soft_wrap=True, markup=False)
 
     return listener, sink
 

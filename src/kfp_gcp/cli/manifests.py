@@ -54,7 +54,8 @@ MirrorOption = Annotated[
     list[str] | None,
     typer.Option(
         "--registry-mirror",
-        help="Pull images through Artifact Registry remote repositories: "
+        help="Pull images through other Artifact Registry remote repositories than the "
+        "contract's registry.mirrors (the environment's own, used by default): "
         "REGISTRY=REGION-docker.pkg.dev/PROJECT/REPO (repeat per registry), or one "
         "REGION-docker.pkg.dev/PROJECT for all of docker.io, gcr.io, ghcr.io, quay.io and "
         "registry.k8s.io under the repositories docker-hub, gcr, ghcr, quay, registry-k8s.",
@@ -101,12 +102,13 @@ def render(
 
     project = _project(ctx)
     mirrors = compose.parse_mirrors(registry_mirror or [])
+    contract = terraform.contract(project, env, outputs_file)
     rendered = compose.render(
         project,
         env,
         version=version,
         upstream_dir=upstream_dir,
-        outputs=terraform.contract(project, env, outputs_file),
+        outputs=contract,
         registry_mirrors=mirrors,
     )
     if out:
@@ -130,6 +132,7 @@ def render(
     for kind, counts in rendered.counts().items():
         table.add_row(kind, str(counts["cluster-scoped"] or ""), str(counts["namespaced"] or ""))
     output.stderr.print(table)
+    mirrors = {**contract.registry.mirrors, **mirrors}
     if mirrors:
         output.stderr.print(
             "images from " + ", ".join(f"{r} -> {p}" for r, p in sorted(mirrors.items())),

@@ -99,8 +99,8 @@ class Docker:
 
     name = "docker"
 
-    def __init__(self, runner: ToolRunner = run_tool, executable: str | None = None) -> None:
-        self.runner = runner
+    def __init__(self, runner: ToolRunner | None = None, executable: str | None = None) -> None:
+        self.runner = runner or run_tool
         self.executable = executable
 
     def _argv(self, *args: str) -> list[str]:
@@ -193,11 +193,11 @@ class CloudBuild:
     def __init__(
         self,
         target: CloudBuildTarget,
-        runner: ToolRunner = run_tool,
+        runner: ToolRunner | None = None,
         executable: str | None = None,
     ) -> None:
         self.target = target
-        self.runner = runner
+        self.runner = runner or run_tool
         self.executable = executable
 
     def check(self) -> None:
@@ -280,6 +280,7 @@ class ImageResult:
     digest: str = ""
     seconds: float | None = None
     error: str = ""
+    hint: str = ""
 
 
 Listener = Callable[[ImageResult], None]
@@ -305,7 +306,7 @@ def _build_one(
             result.digest = builder.build(image, context, result.reference, push, sink) or ""
         result.status = "pushed" if push else "built"
     except KfpGcpError as exc:
-        result.status, result.error = "failed", exc.message
+        result.status, result.error, result.hint = "failed", exc.message, exc.hint or ""
     result.seconds = clock() - began
 
 
@@ -366,9 +367,12 @@ def push(
 def require_success(results: list[ImageResult], verb: str) -> None:
     failed = [r for r in results if r.status == "failed"]
     if failed:
+        hints = list(dict.fromkeys(r.hint for r in failed if r.hint))
+        rest = len(results) - len(failed)
         raise ToolError(
             f"{len(failed)} of {len(results)} images failed to {verb}: "
             + "; ".join(f"{r.name}: {r.error}" for r in failed),
-            hint=f"the others were {'pushed' if verb == 'push' else 'built'}; fix the cause and "
-            f"run it again (images already in the registry are skipped)",
+            hint="; ".join(hints or ["fix the cause"])
+            + (f" ({rest} other{'s' if rest > 1 else ''} went through)" if rest else "")
+            + "; run it again: images already in the registry are skipped",
         )

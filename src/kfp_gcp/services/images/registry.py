@@ -87,7 +87,7 @@ class ArtifactRegistry:
     def __init__(
         self,
         token: TokenProvider | None = None,
-        base_url: str = ARTIFACT_REGISTRY,
+        base_url: str | None = None,
         attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -96,7 +96,7 @@ class ArtifactRegistry:
 
             token = adc_token
         self.token = token
-        self.base_url = base_url.rstrip("/")
+        self.base_url = (base_url or ARTIFACT_REGISTRY).rstrip("/")
         self.attempts = attempts
         self.sleep = sleep
         self.counters = Counters()

@@ -137,6 +137,14 @@ def run_pipeline(
             "JSON. Checked against the pipeline's signature before anything runs.",
         ),
     ] = None,
+    docker: Annotated[
+        bool,
+        typer.Option(
+            "--docker",
+            help="With --local: run each step in its component's image (built first with "
+            "`kfp-gcp images build`) with kfp.local's DockerRunner, as on the cluster.",
+        ),
+    ] = False,
 ) -> None:
     """Run a pipeline and print its steps, metrics, outputs and artifacts.
 
@@ -159,6 +167,7 @@ def run_pipeline(
     (source,) = select(project, "pipeline", [name])
     pipeline = load(project, source)
     arguments = params.parse(name, params.signature(pipeline), param or [])
+    docker_images = _local_images(project) if docker else None
 
     with output.stderr.status(f"Running {name} locally...") as status:
 
@@ -169,10 +178,30 @@ def run_pipeline(
             mark = "[green]✓[/]" if step.status == "succeeded" else "[red]✗[/]"
             output.stderr.print(f"{mark} {step.name} {output.seconds(step.seconds)}")
 
-        result = local_run.run(project, pipeline, arguments, listener=show)
+        result = local_run.run(
+            project, pipeline, arguments, listener=show, docker_images=docker_images
+        )
 
     output.emit(ctx.obj, result, lambda: _run_summary(result))
     local_run.require_success(result)
+
+
+def _local_images(project: Any) -> dict[str, str]:
+    """Each image's tag in the local docker daemon; a missing one is an error that says
+    how to build it (kfp.local would try to pull it)."""
+    from kfp_gcp.errors import PrerequisiteError
+    from kfp_gcp.services.images import build, context
+
+    docker = build.Docker()
+    docker.check_daemon()
+    found = {i.name: build.local_reference(i) for i in context.discover(project.root)}
+    missing = sorted(name for name, reference in found.items() if not docker.has(reference))
+    if missing:
+        raise PrerequisiteError(
+            f"not built for this version of the files: {', '.join(found[n] for n in missing)}",
+            hint=f"build them first: kfp-gcp images build {' '.join(missing)}",
+        )
+    return found
 
 
 def _run_summary(result: LocalRun) -> Group:

@@ -111,15 +111,18 @@ class Docker:
         )
         return [docker, *args]
 
-    def check(self) -> None:
-        """A daemon answers and buildx is there, or a PrerequisiteError says what to do."""
+    def check_daemon(self) -> None:
         done = self.runner(self._argv("version", "--format", "{{.Server.Version}}"), None, _quiet)
         if done.code != 0 or not done.stdout.strip():
             raise PrerequisiteError(
                 f"no Docker daemon answers: {_last_words(done.said) or f'exit {done.code}'}",
-                hint="start Docker (or point DOCKER_HOST at one), or build on Cloud Build: "
-                "--builder cloudbuild --env ENV",
+                hint="start Docker (or point DOCKER_HOST at one); images can also be built on "
+                "Cloud Build: --builder cloudbuild --env ENV",
             )
+
+    def check(self) -> None:
+        """A daemon answers and buildx is there, or a PrerequisiteError says what to do."""
+        self.check_daemon()
         done = self.runner(self._argv("buildx", "version"), None, _quiet)
         if done.code != 0:
             raise PrerequisiteError(

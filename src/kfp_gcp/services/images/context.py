@@ -233,8 +233,8 @@ def local_runtime(root: Path, name: str) -> LocalRuntime:
         if not _PINNED.fullmatch(requirement):
             raise ProjectError(
                 f"dependency group {GROUP_PREFIX}{name}: {requirement!r} is not pinned with ==",
-                hint="pin it to the version in uv.lock (`uv add --group "
-                f"{GROUP_PREFIX}{name} NAME==VERSION`), so local runs and the image agree",
+                hint="pin it with == to the version in uv.lock, so local runs and the image "
+                "agree (docs/authoring.md, a new dependency)",
             )
         packages.append(requirement)
     return LocalRuntime(base_image=base_image(image.dockerfile), packages=packages)

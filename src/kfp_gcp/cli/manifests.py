@@ -148,6 +148,7 @@ def _render(
     outputs_file: Path | None,
     upstream_dir: Path | None,
     registry_mirror: list[str] | None,
+    mirrored: bool = True,
 ) -> tuple[Rendered, PlatformOutputs]:
     from kfp_gcp.services.infra import terraform
     from kfp_gcp.services.manifests import compose
@@ -161,6 +162,7 @@ def _render(
         upstream_dir=upstream_dir,
         outputs=contract,
         registry_mirrors=compose.parse_mirrors(registry_mirror or []),
+        mirrored=mirrored,
     )
     return rendered, contract
 
@@ -260,8 +262,9 @@ def diff(
     if (from_version is None) != (to_version is None):
         raise ConfigError("--from and --to go together", hint="pass both, or neither")
     if from_version and to_version:
-        old, _ = _render(ctx, env, from_version, outputs_file, upstream_dir, None)
-        new, _ = _render(ctx, env, to_version, outputs_file, upstream_dir, None)
+        # Two releases as upstream names their images (the live diff below is mirrored).
+        old, _ = _render(ctx, env, from_version, outputs_file, upstream_dir, None, False)
+        new, _ = _render(ctx, env, to_version, outputs_file, upstream_dir, None, False)
         changes = compose.object_diff(old.objects, new.objects)
         sys.stdout.write(changes.text)
         output.stderr.print(

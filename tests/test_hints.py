@@ -38,6 +38,10 @@ EXTERNAL: dict[str, set[str]] = {
     "gcloud sql operations list": {"--instance", "--filter", "--project"},
     # https://cloud.google.com/sdk/gcloud/reference/storage/hmac/create
     "gcloud storage hmac create": {"--project"},
+    # https://cloud.google.com/sdk/gcloud/reference/auth/configure-docker
+    "gcloud auth configure-docker": set(),
+    # https://cloud.google.com/sdk/gcloud/reference/builds/log
+    "gcloud builds log": {"--project", "--region"},
     # https://cloud.google.com/sdk/gcloud/reference/secrets/versions/add
     "gcloud secrets versions add": {"--data-file", "--project"},
     # https://developer.hashicorp.com/terraform/cli/commands/show

@@ -237,8 +237,10 @@ def _contract_fields(text: str) -> set[str]:
 def test_python_model_mirrors_the_terraform_contract_module():
     text = (REPO / "terraform" / "contract" / "variables.tf").read_text()
     terraform_fields = _contract_fields(text)
-    python_fields = set(terraform.PlatformOutputs.model_fields) | set(
-        terraform.ServiceAccounts.model_fields
+    python_fields = (
+        set(terraform.PlatformOutputs.model_fields)
+        | set(terraform.ServiceAccounts.model_fields)
+        | set(terraform.Registry.model_fields)
     )
     assert terraform_fields == python_fields
 

@@ -871,7 +871,9 @@ def test_database_goes_through_the_cloud_sql_proxy(case):
     outputs = outputs_of(setup)
     proxy = find(rendered, "Deployment", "cloudsql-proxy")
     [container] = containers(proxy)
-    assert container["image"].startswith("gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.")
+    # gcr.io directly, or through the environment's remote repository for it.
+    mirror = outputs.registry.mirrors.get("gcr.io", "gcr.io")
+    assert container["image"].startswith(f"{mirror}/cloud-sql-connectors/cloud-sql-proxy:2.")
     args = container["args"]
     assert args[-1] == outputs.cloudsql_connection_name
     for flag in (
@@ -1631,6 +1633,27 @@ def test_registry_mirror_rewrites_every_image_reference(tmp_path):
             assert re.search(rf"(?<![\w.\-/]){re.escape(registry)}/", rendered.namespaced) is None
         assert f"{prefix}/docker-hub/library/alpine:3.23" in rendered.text or version == "2.14.4"
         assert f"{prefix}/github/kubeflow/kfp-api-server:{version}" in rendered.text
+
+
+@pytest.mark.slow
+def test_the_contracts_mirrors_pull_every_image_when_the_environment_has_a_registry(case):
+    # Wired from the outputs contract (registry.mirrors), not from a flag to remember.
+    setup, _, rendered = case
+    mirrors = outputs_of(setup).registry.mirrors
+    refs = [
+        ref
+        for obj in rendered.objects
+        for ref in [c["image"] for c in containers(obj)] + image_values(obj)
+    ]
+    assert len(refs) > 15
+    if mirrors:
+        assert set(mirrors) == {"docker.io", "gcr.io", "ghcr.io", "quay.io"}
+        strays = [r for r in refs if not any(r.startswith(f"{m}/") for m in mirrors.values())]
+        assert strays == []
+        for registry in mirrors:
+            assert re.search(rf"(?<![\w.\-/]){re.escape(registry)}/", rendered.namespaced) is None
+    else:  # no registry: straight from the public registries, through Cloud NAT
+        assert all(r.split("/", 1)[0] in compose.DEFAULT_MIRROR_REPOSITORIES for r in refs), refs
 
 
 def test_mirror_rewrite_leaves_urls_and_other_registries_alone():

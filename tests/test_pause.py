@@ -277,7 +277,7 @@ def test_the_pause_attributes_exist_in_the_provider_schema():
 # The commands, through the terraform seam, in a git repository.
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Repo(Project):
     plan_file: Path
     settings_file: Path
@@ -300,7 +300,9 @@ def dev_repo(make_project, fake_terraform, tmp_path, monkeypatch):  # noqa: F811
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(paused_plan()))
     monkeypatch.setenv("FAKE_TF_SHOW", str(plan_file))
-    return Repo(project.root, plan_file, folder / "terraform.tfvars.json")
+    return Repo(
+        root=project.root, plan_file=plan_file, settings_file=folder / "terraform.tfvars.json"
+    )
 
 
 def cli(project, *args):

@@ -11,6 +11,7 @@ from kfp_gcp.cli import app
 from kfp_gcp.errors import CompileError, PublishError
 from kfp_gcp.services.kfp import publish
 from kfp_gcp.services.kfp.api import KfpApi, RetryPolicy
+from tests.conftest import REPO
 from tests.fake_kfp import FakeKfp, Fault
 
 LOADER = """\
@@ -287,7 +288,11 @@ def test_repository_pipelines_hash_the_same_on_every_compile(repo, tmp_path):
 
 def test_cli_deploy_prints_json_summary_and_no_sdk_noise(fake, project):
     runner = CliRunner()
+    # A contract without a registry: components keep their local images (test_images.py
+    # deploys with one).
+    no_registry = str(REPO / "tests/fixtures/platform-outputs-inverse-proxy.json")
     args = ["--project-dir", str(project.root), "-o", "json", "pipelines", "deploy"]
+    args += ["--outputs", no_registry]
     result = runner.invoke(app, [*args, "--env", "dev", "--host", fake.url])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -298,7 +303,7 @@ def test_cli_deploy_prints_json_summary_and_no_sdk_noise(fake, project):
     table = runner.invoke(
         app,
         ["--project-dir", str(project.root), "pipelines", "deploy", "--env", "dev",
-         "--host", fake.url, "--only", "alpha"],
+         "--host", fake.url, "--only", "alpha", "--outputs", no_registry],
     )  # fmt: skip
     assert table.exit_code == 0
     assert "unchanged" in table.stdout
@@ -306,8 +311,6 @@ def test_cli_deploy_prints_json_summary_and_no_sdk_noise(fake, project):
 
 
 def test_cli_no_domain_mode_asks_for_host(project, tmp_path):
-    from tests.conftest import REPO
-
     outputs = tmp_path / "outputs.json"
     shutil.copy(REPO / "tests/fixtures/platform-outputs.json", outputs)
     result = CliRunner().invoke(

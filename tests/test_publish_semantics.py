@@ -19,8 +19,13 @@ from kfp_gcp.services.kfp import api as kfp_api
 from kfp_gcp.services.kfp import publish, schedules
 from kfp_gcp.services.kfp.api import KfpApi, RetryPolicy
 from kfp_gcp.services.project import Project, select
+from tests.conftest import REPO
 from tests.fake_kfp import BASE, FakeKfp, Fault, upload_error
 from tests.test_publish import SCHEDULES, FakeClock, api_for, deploy, pipeline_source, rewrite
+
+# A contract without a registry: components keep their local images (test_images.py deploys
+# with one), so these tests exercise publishing alone.
+NO_REGISTRY = str(REPO / "tests/fixtures/platform-outputs-inverse-proxy.json")
 
 RR = BASE + "recurringruns"
 
@@ -553,7 +558,7 @@ def test_cli_deploy_with_nothing_listening_exits_fast_with_a_clear_error(
     result = CliRunner().invoke(
         app,
         ["--project-dir", str(project.root), "-o", "json", "pipelines", "deploy", "--env", "dev",
-         "--host", url],
+         "--host", url, "--outputs", NO_REGISTRY],
     )  # fmt: skip
     assert time.monotonic() - start < 30  # compile plus a one-second probe, not 600 s
     assert result.exit_code == 9
@@ -570,7 +575,7 @@ def test_cli_shows_each_retry_and_a_line_per_pipeline_and_keeps_json_clean(fake,
     result = CliRunner().invoke(
         app,
         ["--project-dir", str(project.root), "-o", "json", "pipelines", "deploy", "--env", "dev",
-         "--host", fake.url],
+         "--host", fake.url, "--outputs", NO_REGISTRY],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -654,7 +659,7 @@ def test_cli_deploy_reads_while_compiling_but_writes_nothing_when_one_fails(fake
     result = CliRunner().invoke(
         app,
         ["--project-dir", str(project.root), "pipelines", "deploy", "--env", "dev",
-         "--host", fake.url],
+         "--host", fake.url, "--outputs", NO_REGISTRY],
     )  # fmt: skip
     assert result.exit_code == 5
     assert "pipelines/beta/pipeline.py" in result.stderr

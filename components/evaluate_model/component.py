@@ -1,10 +1,9 @@
-from kfp import dsl
 from kfp.dsl import ClassificationMetrics, Dataset, Input, Metrics, Model, Output
 
-from components.runtime import PYTHON_IMAGE, SKLEARN_PACKAGES
+from components.runtime import component
 
 
-@dsl.component(base_image=PYTHON_IMAGE, packages_to_install=SKLEARN_PACKAGES)
+@component(image="sklearn")
 def evaluate_model(
     model: Input[Model],
     test: Input[Dataset],

@@ -1,10 +1,9 @@
-from kfp import dsl
 from kfp.dsl import Metrics, Output
 
-from components.runtime import PYTHON_IMAGE
+from components.runtime import component
 
 
-@dsl.component(base_image=PYTHON_IMAGE)
+@component(image="base")
 def gpu_info(metrics: Output[Metrics]) -> int:
     """Report the GPUs the task can see, to check that GPU scheduling works end to end.
 

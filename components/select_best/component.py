@@ -1,10 +1,9 @@
-from kfp import dsl
 from kfp.dsl import Input, Model, Output
 
-from components.runtime import PYTHON_IMAGE
+from components.runtime import component
 
 
-@dsl.component(base_image=PYTHON_IMAGE)
+@component(image="base")
 def select_best(
     models: Input[list[Model]],
     accuracies: list[float],

@@ -1,10 +1,9 @@
-from kfp import dsl
 from kfp.dsl import Dataset, Input, Output
 
-from components.runtime import PYTHON_IMAGE, SKLEARN_PACKAGES
+from components.runtime import component
 
 
-@dsl.component(base_image=PYTHON_IMAGE, packages_to_install=SKLEARN_PACKAGES)
+@component(image="sklearn")
 def split_dataset(
     dataset: Input[Dataset],
     train: Output[Dataset],

@@ -19,6 +19,7 @@ locals {
 
   # Read-only roles that let `terraform plan` refresh what terraform/environments/* manage.
   plan_roles = setunion([
+    "roles/artifactregistry.reader",              # the registry's repositories (modules/registry)
     "roles/cloudsql.viewer",                      # instances, databases, users (never passwords)
     "roles/compute.networkViewer",                # VPC, subnets, router + NAT, firewall rules, global addresses, and servicenetworking.services.get (the private services access connection)
     "roles/container.clusterViewer",              # cluster and node pools; no Kubernetes objects
@@ -33,6 +34,7 @@ locals {
 
   # Least privilege per service for `terraform apply` of the environments and the deploys.
   apply_roles = setunion([
+    "roles/artifactregistry.admin",               # the registry's repositories and who may read or push (modules/registry); reads digests for pipelines deploy
     "roles/cloudsql.admin",                       # the Cloud SQL instance, databases, user
     "roles/compute.networkAdmin",                 # VPC, subnets, router + NAT, global addresses
     "roles/compute.securityAdmin",                # firewall rules (networkAdmin cannot write them)

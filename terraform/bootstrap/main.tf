@@ -10,6 +10,7 @@ locals {
     "artifactregistry.googleapis.com",    # images the pipelines run
     "billingbudgets.googleapis.com",      # modules/budget
     "binaryauthorization.googleapis.com", # modules/gke enforces the project's policy
+    "cloudbuild.googleapis.com",          # kfp-gcp images push --builder cloudbuild
     "cloudbilling.googleapis.com",        # billing account IAM (iam.tf)
     "cloudresourcemanager.googleapis.com",
     "compute.googleapis.com",

@@ -16,6 +16,17 @@ output "ci_apply_service_account_email" {
   ]
 }
 
+output "ci_build_service_account_email" {
+  description = "Email of the CI build identity (google-github-actions/auth service_account in the step that runs `kfp-gcp images push`; the environment's settings ci_build_service_account). Known once its roles and bindings exist."
+  value       = google_service_account.ci_build.email
+
+  depends_on = [
+    google_project_iam_member.ci_build,
+    google_service_account_iam_member.ci_build_runs_builds_as_itself,
+    google_service_account_iam_member.ci_build_wif,
+  ]
+}
+
 output "ci_publish_service_account_email" {
   description = "Email of the CI publish service account (google-github-actions/auth service_account for the pipelines step of the deploy job; the environment's settings.ci_publish_service_account, which modules/ingress grants IAP access). Known once its bindings exist."
   value       = google_service_account.ci_publish.email

@@ -25,6 +25,13 @@ variable "platform" {
     pipeline_root            = string
     project_id               = string
     region                   = string
+    registry = object({
+      build_bucket = string
+      builder      = string
+      images       = string
+      mirrors      = map(string)
+      pypi         = string
+    })
     service_accounts = object({
       cloudsql_proxy  = string
       inverse_proxy   = string
@@ -59,6 +66,23 @@ variable "platform" {
   validation {
     condition     = (var.platform.access == "iap") == (var.platform.domain != "") && (var.platform.access == "inverse-proxy") == (var.platform.service_accounts.inverse_proxy != "")
     error_message = "access iap goes with a domain, and access inverse-proxy with the agent's service account; the other modes have neither."
+  }
+  validation {
+    condition = (var.platform.registry.images == "") == (var.platform.registry.build_bucket == "") && (
+      var.platform.registry.images == "" || can(regex("^[a-z0-9-]+-docker\\.pkg\\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/[a-z][a-z0-9-]*$", var.platform.registry.images))
+    )
+    error_message = "registry.images must be LOCATION-docker.pkg.dev/PROJECT/REPOSITORY, with the build bucket beside it, or both \"\" when the environment has no registry."
+  }
+  validation {
+    condition = alltrue([
+      for registry, path in var.platform.registry.mirrors :
+      contains(["docker.io", "gcr.io", "ghcr.io", "quay.io", "registry.k8s.io"], registry) && can(regex("^[a-z0-9-]+-docker\\.pkg\\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/[a-z][a-z0-9-]*$", path))
+    ])
+    error_message = "registry.mirrors maps docker.io, gcr.io, ghcr.io, quay.io or registry.k8s.io to a remote repository's path (LOCATION-docker.pkg.dev/PROJECT/REPOSITORY)."
+  }
+  validation {
+    condition     = (var.platform.registry.pypi == "" || can(regex("^https://[a-z0-9-]+-python\\.pkg\\.dev/.+/simple/$", var.platform.registry.pypi))) && (var.platform.registry.builder == "" || endswith(var.platform.registry.builder, ".iam.gserviceaccount.com"))
+    error_message = "registry.pypi must be a simple index URL (https://LOCATION-python.pkg.dev/PROJECT/REPOSITORY/simple/) or \"\", and registry.builder a service account email or \"\"."
   }
   validation {
     condition     = can(cidrhost(var.platform.control_plane_cidr, 0))

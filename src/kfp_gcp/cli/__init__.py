@@ -102,10 +102,21 @@ def _global_options(
 
 
 def _register() -> None:
-    from kfp_gcp.cli import ci, components, db, infra, manifests, manifests_upstream, pipelines, ui
+    from kfp_gcp.cli import (
+        ci,
+        components,
+        db,
+        images,
+        infra,
+        manifests,
+        manifests_upstream,
+        pipelines,
+        ui,
+    )
 
     app.add_typer(pipelines.app, name="pipelines")
     app.add_typer(components.app, name="components")
+    app.add_typer(images.app, name="images")
     app.add_typer(infra.app, name="infra")
     app.add_typer(db.app, name="db")
     manifests_upstream.register(manifests.app)

@@ -55,7 +55,8 @@ MirrorOption = Annotated[
     list[str] | None,
     typer.Option(
         "--registry-mirror",
-        help="Pull images through Artifact Registry remote repositories: "
+        help="Pull images through other Artifact Registry remote repositories than the "
+        "contract's registry.mirrors (the environment's own, used by default): "
         "REGISTRY=REGION-docker.pkg.dev/PROJECT/REPO (repeat per registry), or one "
         "REGION-docker.pkg.dev/PROJECT for all of docker.io, gcr.io, ghcr.io, quay.io and "
         "registry.k8s.io under the repositories docker-hub, gcr, ghcr, quay, registry-k8s.",
@@ -102,12 +103,13 @@ def render(
 
     project = _project(ctx)
     mirrors = compose.parse_mirrors(registry_mirror or [])
+    contract = terraform.contract(project, env, outputs_file)
     rendered = compose.render(
         project,
         env,
         version=version,
         upstream_dir=upstream_dir,
-        outputs=terraform.contract(project, env, outputs_file),
+        outputs=contract,
         registry_mirrors=mirrors,
     )
     if out:
@@ -131,6 +133,7 @@ def render(
     for kind, counts in rendered.counts().items():
         table.add_row(kind, str(counts["cluster-scoped"] or ""), str(counts["namespaced"] or ""))
     output.stderr.print(table)
+    mirrors = {**contract.registry.mirrors, **mirrors}
     if mirrors:
         output.stderr.print(
             "images from " + ", ".join(f"{r} -> {p}" for r, p in sorted(mirrors.items())),
@@ -146,6 +149,7 @@ def _render(
     outputs_file: Path | None,
     upstream_dir: Path | None,
     registry_mirror: list[str] | None,
+    mirrored: bool = True,
 ) -> tuple[Rendered, PlatformOutputs]:
     from kfp_gcp.services.infra import terraform
     from kfp_gcp.services.manifests import compose
@@ -159,6 +163,7 @@ def _render(
         upstream_dir=upstream_dir,
         outputs=contract,
         registry_mirrors=compose.parse_mirrors(registry_mirror or []),
+        mirrored=mirrored,
     )
     return rendered, contract
 
@@ -285,8 +290,9 @@ def diff(
     if (from_version is None) != (to_version is None):
         raise ConfigError("--from and --to go together", hint="pass both, or neither")
     if from_version and to_version:
-        old, _ = _render(ctx, env, from_version, outputs_file, upstream_dir, None)
-        new, _ = _render(ctx, env, to_version, outputs_file, upstream_dir, None)
+        # Two releases as upstream names their images (the live diff below is mirrored).
+        old, _ = _render(ctx, env, from_version, outputs_file, upstream_dir, None, False)
+        new, _ = _render(ctx, env, to_version, outputs_file, upstream_dir, None, False)
         changes = compose.object_diff(old.objects, new.objects)
         sys.stdout.write(changes.text)
         output.stderr.print(

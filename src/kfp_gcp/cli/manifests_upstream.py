@@ -265,9 +265,11 @@ def pin(
     project = _project(ctx)
     lock = upstream.load_lock(project)
     contract = terraform.contract(project, env, outputs_file)
+    # Upstream's image names: the review compares releases, not where the cluster pulls.
     current = compose.render(
-        project, env, version=lock.default, upstream_dir=upstream_dir, outputs=contract
-    )
+        project, env, version=lock.default, upstream_dir=upstream_dir, outputs=contract,
+        mirrored=False,
+    )  # fmt: skip
     output.stderr.print(f"rendered {env} with KFP {current.version} (the default)")
 
     def progress(label: str, done: int, total: int | None) -> None:
@@ -292,7 +294,7 @@ def pin(
     try:
         new = compose.render(
             project, env, version=pinned.version, upstream_dir=upstream.cache_dir(project),
-            outputs=contract,
+            outputs=contract, mirrored=False,
         )  # fmt: skip
     except KfpGcpError as exc:
         raise type(exc)(

@@ -78,17 +78,30 @@ def compile_pipelines(
         Path | None,
         typer.Option("--out-dir", help="Where to write <name>.yaml (default: build/pipelines)."),
     ] = None,
+    env: Annotated[
+        str | None,
+        typer.Option(
+            "--env",
+            "-e",
+            help="Compile for this environment: components run their images from its "
+            "registry (by tag; `pipelines deploy` adds the digests) and install nothing.",
+        ),
+    ] = None,
+    outputs_file: OutputsOption = None,
 ) -> None:
     """Compile pipelines to KFP IR YAML.
 
     Output is deterministic: the same source gives byte-identical YAML. A pipeline that
     fails to import or compile is reported with its file and error, the rest still
-    compile, and the command exits non-zero.
+    compile, and the command exits non-zero. Without --env, components run their local
+    base images and install their pinned packages when they start.
     """
     from kfp_gcp.services.pipelines.compiler import compile_all, require_compiled
     from kfp_gcp.services.project import relative, select
 
     project = _project(ctx)
+    if env:
+        project = _for_environment(project, env, outputs_file, digests=False)
     with output.stderr.status("Compiling pipelines..."):
         results = compile_all(project, select(project, "pipeline", names), out_dir)
 
@@ -124,6 +137,14 @@ def run_pipeline(
             "JSON. Checked against the pipeline's signature before anything runs.",
         ),
     ] = None,
+    docker: Annotated[
+        bool,
+        typer.Option(
+            "--docker",
+            help="With --local: run each step in its component's image (built first with "
+            "`kfp-gcp images build`) with kfp.local's DockerRunner, as on the cluster.",
+        ),
+    ] = False,
 ) -> None:
     """Run a pipeline and print its steps, metrics, outputs and artifacts.
 
@@ -146,6 +167,7 @@ def run_pipeline(
     (source,) = select(project, "pipeline", [name])
     pipeline = load(project, source)
     arguments = params.parse(name, params.signature(pipeline), param or [])
+    docker_images = _local_images(project) if docker else None
 
     with output.stderr.status(f"Running {name} locally...") as status:
 
@@ -156,10 +178,30 @@ def run_pipeline(
             mark = "[green]✓[/]" if step.status == "succeeded" else "[red]✗[/]"
             output.stderr.print(f"{mark} {step.name} {output.seconds(step.seconds)}")
 
-        result = local_run.run(project, pipeline, arguments, listener=show)
+        result = local_run.run(
+            project, pipeline, arguments, listener=show, docker_images=docker_images
+        )
 
     output.emit(ctx.obj, result, lambda: _run_summary(result))
     local_run.require_success(result)
+
+
+def _local_images(project: Any) -> dict[str, str]:
+    """Each image's tag in the local docker daemon; a missing one is an error that says
+    how to build it (kfp.local would try to pull it)."""
+    from kfp_gcp.errors import PrerequisiteError
+    from kfp_gcp.services.images import build, context
+
+    docker = build.Docker()
+    docker.check_daemon()
+    found = {i.name: build.local_reference(i) for i in context.discover(project.root)}
+    missing = sorted(name for name, reference in found.items() if not docker.has(reference))
+    if missing:
+        raise PrerequisiteError(
+            f"not built for this version of the files: {', '.join(found[n] for n in missing)}",
+            hint=f"build them first: kfp-gcp images build {' '.join(missing)}",
+        )
+    return found
 
 
 def _run_summary(result: LocalRun) -> Group:
@@ -187,6 +229,22 @@ def _run_summary(result: LocalRun) -> Group:
         parts.append(artifacts)
     parts.append(f"Artifacts: {result.run_dir or '-'}/<step>/<artifact>\nLog: {result.log}")
     return Group(*parts)
+
+
+def _for_environment(project: Any, env: str, outputs_file: Path | None, digests: bool) -> Any:
+    """`project` compiling for `env`: its images from the environment's registry (with
+    `digests`, each must be there: no image, no publish). Unchanged without images/."""
+    from kfp_gcp.services.images import context, registry
+    from kfp_gcp.services.infra import terraform
+
+    if not context.discover(project.root):
+        return project
+    outputs = terraform.contract(project, env, outputs_file)
+    client = registry.ArtifactRegistry() if digests else None
+    project, note = registry.for_environment(project, outputs, client)
+    if note:
+        output.stderr.print(note, soft_wrap=True, highlight=False)
+    return project
 
 
 _HOST_HELP = (
@@ -253,6 +311,9 @@ def deploy_pipelines(
     that hash; its schedules are reconciled. Refuses to replace a newest version
     published from a commit that HEAD does not contain (see --allow-rollback). A re-run
     with no change makes zero write calls. Progress and retries go to stderr.
+    Components run their images from the environment's registry, by tag and digest; an
+    image that is not there stops the deploy too (push it first: `kfp-gcp images push
+    --env ENV`).
     """
     from kfp_gcp.services.kfp import publish
     from kfp_gcp.services.project import select
@@ -260,6 +321,7 @@ def deploy_pipelines(
     project = _project(ctx)
     sources = select(project, "pipeline", only)
     api = _connect(ctx, env, host, outputs_file, namespace)
+    project = _for_environment(project, env, outputs_file, digests=True)
     _say(f"Compiling {len(sources)} pipelines and comparing them with KFP...")
     summary = publish.deploy(
         api,

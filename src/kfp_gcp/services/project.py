@@ -31,6 +31,13 @@ _FOLDER_FOR: dict[Kind, str] = {"component": "components", "pipeline": "pipeline
 @dataclasses.dataclass(frozen=True)
 class Project:
     root: Path
+    # Image name -> registry reference, when compiling for an environment with a registry
+    # (kfp_gcp.services.images.resolve); None: components run their local base images.
+    images: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def image_references(self) -> dict[str, str] | None:
+        return None if self.images is None else dict(self.images)
 
     @property
     def build_dir(self) -> Path:

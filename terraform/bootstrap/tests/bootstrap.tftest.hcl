@@ -14,6 +14,16 @@ override_resource {
 }
 
 override_resource {
+  target          = google_service_account.ci_build
+  override_during = plan
+  values = {
+    email  = "kfp-ci-build@demo-project.iam.gserviceaccount.com"
+    member = "serviceAccount:kfp-ci-build@demo-project.iam.gserviceaccount.com"
+    name   = "projects/demo-project/serviceAccounts/kfp-ci-build@demo-project.iam.gserviceaccount.com"
+  }
+}
+
+override_resource {
   target          = google_service_account.ci_apply
   override_during = plan
   values = {
@@ -263,6 +273,7 @@ run "apply_identity_roles" {
 
   assert {
     condition = toset([for b in google_project_iam_member.ci_apply : b.role]) == toset([
+      "roles/artifactregistry.admin",
       "roles/cloudsql.admin",
       "roles/compute.networkAdmin",
       "roles/compute.securityAdmin",
@@ -707,5 +718,40 @@ run "default_service_accounts_are_deprivileged" {
       toset(["roles/iam.serviceAccountUser", "roles/iam.serviceAccountTokenCreator", "roles/iam.workloadIdentityUser"]),
     )) == 0
     error_message = "the apply identity must not act as every service account of the project"
+  }
+}
+
+# The build identity: its own token for the image step of the deploy chain, from the same
+# protected environment as the apply identity, and none of the apply identity's powers.
+run "build_identity_pushes_images_and_nothing_else" {
+  command = plan
+
+  assert {
+    condition     = google_service_account.ci_build.account_id == "kfp-ci-build"
+    error_message = "the build identity is <prefix>-ci-build"
+  }
+  assert {
+    condition     = toset([for b in google_service_account_iam_member.ci_build_wif : b.member]) == toset(values(local.apply_principals)) && alltrue([for b in google_service_account_iam_member.ci_build_wif : b.role == "roles/iam.workloadIdentityUser"])
+    error_message = "only jobs of the protected GitHub environment (the apply identity's subjects) may act as the build identity"
+  }
+  assert {
+    condition     = toset([for b in google_project_iam_member.ci_build : b.role]) == toset(["roles/cloudbuild.builds.editor"])
+    error_message = "on the project the build identity may only submit Cloud Builds; pushing is granted on the images repository by the environment"
+  }
+  assert {
+    condition     = length(setintersection(toset([for b in google_project_iam_member.ci_build : b.role]), toset([for b in google_project_iam_member.ci_apply : b.role]))) == 0
+    error_message = "the build identity shares no project role with the apply identity"
+  }
+  assert {
+    condition     = google_service_account_iam_member.ci_build_runs_builds_as_itself.member == "serviceAccount:kfp-ci-build@demo-project.iam.gserviceaccount.com" && google_service_account_iam_member.ci_build_runs_builds_as_itself.role == "roles/iam.serviceAccountUser"
+    error_message = "Cloud Builds run as the build identity itself, so it may act as itself and as no other account"
+  }
+  assert {
+    condition     = contains(keys(google_project_service.services), "cloudbuild.googleapis.com")
+    error_message = "the Cloud Build API is enabled for --builder cloudbuild"
+  }
+  assert {
+    condition     = output.ci_build_service_account_email == "kfp-ci-build@demo-project.iam.gserviceaccount.com"
+    error_message = "the bootstrap outputs the build identity for the environments' settings"
   }
 }

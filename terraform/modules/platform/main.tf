@@ -3,7 +3,9 @@ locals {
   domain    = var.settings.ingress.domain
   access    = coalesce(var.settings.access, local.domain == "" ? "port-forward" : "iap")
   namespace = "kubeflow"
-  ingress   = one(module.ingress) # null in no-domain mode
+  ingress   = one(module.ingress)  # null in no-domain mode
+  registry  = one(module.registry) # null with registry.enabled = false
+  builder   = var.settings.ci_build_service_account == null ? "" : var.settings.ci_build_service_account
   paused    = var.settings.paused || var.schedule_pauses_now
   # Pools with an accelerator, for the GPU-idle alert; null node_pools means the gke
   # module's defaults, whose "gpu" pool has one.
@@ -98,6 +100,24 @@ module "workload_identity" {
   project_id = var.settings.project_id
   # The pool exists only once the cluster does.
   depends_on = [module.gke]
+}
+
+module "registry" {
+  source       = "../registry"
+  count        = var.settings.registry.enabled ? 1 : 0
+  build_bucket = { name = "${var.settings.project_id}-${var.settings.prefix}-builds" }
+  cleanup      = var.settings.registry.cleanup
+  labels       = local.labels
+  location     = var.settings.region
+  prefix       = var.settings.prefix
+  project_id   = var.settings.project_id
+  # Nodes pull the images; pipeline steps pip-install through the PyPI mirror as the runner.
+  readers = merge({
+    nodes           = "serviceAccount:${module.gke.node_service_account}"
+    pipeline-runner = "serviceAccount:${module.workload_identity.emails.pipeline_runner}"
+  }, var.settings.registry.readers)
+  remotes = var.settings.registry.remotes
+  writers = local.builder == "" ? {} : { ci-build = "serviceAccount:${local.builder}" }
 }
 
 module "ingress" {

@@ -29,8 +29,21 @@ output "platform" {
     pipeline_root            = module.storage.pipeline_root
     project_id               = var.settings.project_id
     region                   = var.settings.region
-    service_accounts         = module.workload_identity.emails
-    static_ip_address        = local.ingress == null ? "" : local.ingress.static_ip_address
-    static_ip_name           = local.ingress == null ? "" : local.ingress.static_ip_name
+    registry = local.registry == null ? {
+      build_bucket = ""
+      builder      = ""
+      images       = ""
+      mirrors      = tomap({})
+      pypi         = ""
+      } : {
+      build_bucket = local.registry.build_bucket
+      builder      = local.builder
+      images       = local.registry.images
+      mirrors      = local.registry.mirrors
+      pypi         = local.registry.pypi
+    }
+    service_accounts  = module.workload_identity.emails
+    static_ip_address = local.ingress == null ? "" : local.ingress.static_ip_address
+    static_ip_name    = local.ingress == null ? "" : local.ingress.static_ip_name
   }
 }

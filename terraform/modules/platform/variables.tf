@@ -34,6 +34,10 @@ variable "settings" {
     # domain, it reaches the KFP API through IAP and reads the IAP client id.
     ci_publish_service_account = string
 
+    # The CI build identity (bootstrap output ci_build_service_account_email): it pushes
+    # component images to the registry and runs Cloud Builds. Null: nobody may push.
+    ci_build_service_account = optional(string)
+
     network = optional(object({
       control_plane_cidr = optional(string, "172.16.0.0/28")
       pods_cidr          = optional(string, "10.20.0.0/16")
@@ -98,6 +102,17 @@ variable "settings" {
       webhook_url        = optional(string)
     }), {})
 
+    # Artifact Registry (modules/registry): the component images repository, and remote
+    # repositories that pull public registries and PyPI. cleanup and remotes are that
+    # module's variables (null: its defaults); readers: extra members that may pull, such
+    # as a publisher identity that checks images exist before deploying.
+    registry = optional(object({
+      cleanup = optional(any, {})
+      enabled = optional(bool, true)
+      readers = optional(map(string), {})
+      remotes = optional(set(string))
+    }), {})
+
     budget = optional(object({
       amount             = number
       billing_account_id = string
@@ -152,6 +167,10 @@ variable "settings" {
       false
     )
     error_message = "settings.cloudsql.backup.start_time (default 02:00 UTC) and the 4 hours after it must fall inside settings.schedule's running hours, since a stopped instance takes no automated backup: e.g. \"start_time\": \"12:00\" for a schedule from 06:00 to 19:00."
+  }
+  validation {
+    condition     = var.settings.ci_build_service_account == null || can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]@[a-z][a-z0-9-]{4,28}[a-z0-9]\\.iam\\.gserviceaccount\\.com$", coalesce(var.settings.ci_build_service_account, "x")))
+    error_message = "settings.ci_build_service_account must be the CI build identity's email (terraform/bootstrap output ci_build_service_account_email), such as \"kfp-ci-build@my-project.iam.gserviceaccount.com\", or left out."
   }
   validation {
     condition     = can(regex("^[0-9]{6,20}$", var.settings.project_number))

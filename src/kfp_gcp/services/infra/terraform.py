@@ -41,6 +41,17 @@ class ServiceAccounts(StrictModel):
     viewer: str
 
 
+class Registry(StrictModel):
+    """Artifact Registry for the environment (terraform/modules/registry); every field is
+    empty when the environment has none (settings registry.enabled = false)."""
+
+    build_bucket: str  # gs://NAME, Cloud Build's sources and logs (--builder cloudbuild)
+    builder: str  # the CI build identity: pushes images, runs Cloud Builds ("" if unset)
+    images: str  # LOCATION-docker.pkg.dev/PROJECT/REPOSITORY: the component images
+    mirrors: dict[str, str]  # docker.io, gcr.io, ... -> the remote repository that pulls it
+    pypi: str  # the PyPI remote repository's simple index URL
+
+
 class PlatformOutputs(StrictModel):
     """The outputs contract (terraform/contract/variables.tf, docs/infra-outputs.md): what
     the manifests, the pipeline publisher and `infra outputs` read from an environment."""
@@ -65,6 +76,7 @@ class PlatformOutputs(StrictModel):
     pipeline_root: str
     project_id: str
     region: str
+    registry: Registry
     service_accounts: ServiceAccounts
     static_ip_address: str
     static_ip_name: str

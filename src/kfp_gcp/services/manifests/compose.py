@@ -308,12 +308,16 @@ def render(
     upstream_dir: Path | None = None,
     outputs: PlatformOutputs | None = None,
     registry_mirrors: dict[str, str] | None = None,
+    mirrored: bool = True,
 ) -> Rendered:
     """Build the environment's manifests for a supported KFP version (default: the lock's).
 
     `outputs` is the environment's outputs contract; None reads it with `terraform output`.
     `upstream_dir` is a folder of unpacked sources (else KFP_GCP_UPSTREAM_DIR, else the
-    fetch cache). `registry_mirrors` maps a registry to the prefix that replaces it."""
+    fetch cache). Images come through the remote repositories the contract's
+    registry.mirrors names (none when the environment has no registry); `registry_mirrors`
+    (--registry-mirror) maps a registry to a prefix that replaces it, over the contract's.
+    `mirrored=False` keeps the images as upstream names them (reviews between versions)."""
     from kfp_gcp.services.infra import terraform
 
     chosen, _ = upstream.release(project, version)
@@ -334,8 +338,9 @@ def render(
 
     cluster_scoped = kustomize(work / "cluster-scoped")
     namespaced = kustomize(work / "overlays" / env)
-    if registry_mirrors:
-        namespaced = mirror_images(namespaced, registry_mirrors)
+    mirrors = {**outputs.registry.mirrors, **(registry_mirrors or {})} if mirrored else {}
+    if mirrors:
+        namespaced = mirror_images(namespaced, mirrors)
     for name, text in (("cluster-scoped", cluster_scoped), (f"overlays/{env}", namespaced)):
         if PLACEHOLDER in text:
             raise RunError(

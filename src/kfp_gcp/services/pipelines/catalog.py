@@ -8,6 +8,7 @@ import shlex
 from typing import Any
 
 from kfp_gcp.errors import CompileError
+from kfp_gcp.services.images.context import IMAGE_ENV
 from kfp_gcp.services.pipelines.compiler import describe_failure
 from kfp_gcp.services.project import Project, Source, discover, load, relative
 
@@ -37,7 +38,8 @@ class ComponentInfo:
     source: str
     summary: str
     description: str
-    image: str
+    image: str  # images/<name> it chose, or "" (a base image of its own)
+    base_image: str  # what it runs locally and without a registry
     packages: list[str]
     inputs: list[Port]
     outputs: list[Port]
@@ -102,7 +104,8 @@ def describe(component: Any, source: str, used_by: list[str]) -> ComponentInfo:
         source=source,
         summary=doc.short_description or "",
         description=(doc.long_description or "").replace("\n", " "),
-        image=spec.implementation.container.image,
+        image=(spec.implementation.container.env or {}).get(IMAGE_ENV, ""),
+        base_image=spec.implementation.container.image,
         packages=packages_installed(component),
         inputs=inputs,
         outputs=outputs,
@@ -172,7 +175,12 @@ def render(infos: list[ComponentInfo]) -> str:
         lines += [
             "",
             f"- Source: `{info.source}`",
-            f"- Image: `{info.image}`",
+            (
+                f"- Image: [`images/{info.image}`](../images/{info.image}/Dockerfile) in an "
+                f"environment with a registry; `{info.base_image}` and the packages below elsewhere"
+                if info.image
+                else f"- Image: `{info.base_image}`"
+            ),
             "- Packages: " + (", ".join(f"`{p}`" for p in info.packages) or "none beyond kfp"),
             "- Used by: " + (", ".join(f"`{p}`" for p in info.used_by) or "no pipeline yet"),
             "",

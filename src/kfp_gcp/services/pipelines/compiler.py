@@ -76,6 +76,8 @@ def describe_failure(project: Project, source: Source, exc: BaseException) -> st
 def compile_one(project: Project, source: Source, out_dir: Path) -> CompileResult:
     from kfp import compiler
 
+    from kfp_gcp.services.images.spec import images_in
+
     result = CompileResult(name=source.name, source=relative(project, source.path))
     target = out_dir / f"{source.name}.yaml"
     try:
@@ -85,7 +87,8 @@ def compile_one(project: Project, source: Source, out_dir: Path) -> CompileResul
         fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{source.name}.", suffix=".yaml")
         os.close(fd)
         try:
-            compiler.Compiler().compile(pipeline, package_path=tmp)
+            with images_in(pipeline, project.image_references):
+                compiler.Compiler().compile(pipeline, package_path=tmp)
             text = Path(tmp).read_text(encoding="utf-8")
             Path(tmp).write_text(canonical_header(text), encoding="utf-8")
             os.replace(tmp, target)

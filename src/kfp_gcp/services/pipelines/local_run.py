@@ -1,8 +1,10 @@
-"""Run a pipeline on this machine with kfp.local's SubprocessRunner.
+"""Run a pipeline on this machine with kfp.local's SubprocessRunner (or DockerRunner).
 
 Tasks run as subprocesses of this Python, so they use the packages installed from
 uv.lock and need no network: each task's `pip install` step finds its pins already met,
-and PIP_NO_INDEX makes it fail fast instead of downloading if they are not.
+and PIP_NO_INDEX makes it fail fast instead of downloading if they are not. With
+`docker_images` (`pipelines run --local --docker`), each task runs in its component's image
+as `kfp-gcp images build` left it in the local daemon, and installs nothing.
 
 kfp.local prints its progress to stdout. We tee that stream into a log file and read
 task starts and ends from it, which gives progress and per-step durations without
@@ -138,12 +140,13 @@ def task_environment() -> Iterator[None]:
                 os.environ[key] = old
 
 
-def init_local(pipeline_root: Path) -> None:
-    """Point kfp.local at `pipeline_root`, running tasks in this Python's environment."""
+def init_local(pipeline_root: Path, docker: bool = False) -> None:
+    """Point kfp.local at `pipeline_root`, running tasks in this Python's environment, or
+    in docker containers."""
     from kfp import local
 
     local.init(
-        runner=local.SubprocessRunner(use_venv=False),
+        runner=local.DockerRunner() if docker else local.SubprocessRunner(use_venv=False),
         pipeline_root=str(pipeline_root),
         raise_on_error=True,
     )
@@ -169,17 +172,22 @@ def run(
     pipeline: Any,
     arguments: dict[str, Any],
     listener: StepListener | None = None,
+    docker_images: dict[str, str] | None = None,
 ) -> LocalRun:
-    """Run `pipeline` (a loaded @dsl.pipeline) with already validated `arguments`."""
+    """Run `pipeline` (a loaded @dsl.pipeline) with already validated `arguments`; with
+    `docker_images` (image name -> local reference), in docker."""
+    from kfp_gcp.services.images.spec import images_in
+
     run_root = _new_run_root(project.runs_dir, pipeline.name)
     log_path = run_root / "kfp-local.log"
-    init_local(run_root)
+    init_local(run_root, docker=docker_images is not None)
     began = time.monotonic()
     error = None
     outputs: dict[str, Any] = {}
     with (
         log_path.open("w", encoding="utf-8") as log,
         task_environment(),
+        images_in(pipeline, docker_images),
     ):
         tracker = _StepTracker(log, listener)
         with contextlib.redirect_stdout(tracker):

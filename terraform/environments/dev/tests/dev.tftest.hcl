@@ -42,6 +42,18 @@ run "apply" {
     condition     = module.platform.platform.static_ip_name == "" && module.platform.platform.iap_client_id_secret == ""
     error_message = "no-domain mode leaves the ingress fields empty"
   }
+  assert {
+    condition     = module.platform.platform.registry.images == "europe-west1-docker.pkg.dev/acme-ml-dev/kfpdev-images" && module.platform.platform.registry.builder == "kfp-ci-build@acme-ml-dev.iam.gserviceaccount.com"
+    error_message = "dev has a component images repository, and the CI build identity from the bootstrap pushes to it"
+  }
+  assert {
+    condition     = toset(keys(module.platform.platform.registry.mirrors)) == toset(["docker.io", "gcr.io", "ghcr.io", "quay.io"]) && module.platform.platform.registry.pypi != ""
+    error_message = "dev pulls KFP's images (docker.io, gcr.io, ghcr.io, quay.io) and PyPI through remote repositories"
+  }
+  assert {
+    condition     = var.settings.registry.cleanup.delete_after_days == 90
+    error_message = "dev keeps image versions 90 days (settings registry.cleanup; modules/platform passes it to modules/registry)"
+  }
 }
 
 run "contract" {

@@ -50,6 +50,18 @@ run "apply" {
     condition     = startswith(module.platform.platform.pipeline_root, "gs://acme-ml-prod-kfpprod-artifacts/")
     error_message = "the pipeline root lives in prod's artifact bucket"
   }
+  assert {
+    condition     = module.platform.platform.registry.images == "europe-west1-docker.pkg.dev/acme-ml-prod/kfpprod-images" && module.platform.platform.registry.builder == "kfp-ci-build@acme-ml-prod.iam.gserviceaccount.com"
+    error_message = "prod has a component images repository, and the CI build identity from the bootstrap pushes to it"
+  }
+  assert {
+    condition     = toset(keys(module.platform.platform.registry.mirrors)) == toset(["docker.io", "gcr.io", "ghcr.io", "quay.io"]) && module.platform.platform.registry.pypi != ""
+    error_message = "prod pulls KFP's images (docker.io, gcr.io, ghcr.io, quay.io) and PyPI through remote repositories"
+  }
+  assert {
+    condition     = var.settings.registry.cleanup.delete_after_days == 365
+    error_message = "prod keeps image versions 365 days (settings registry.cleanup; modules/platform passes it to modules/registry)"
+  }
 }
 
 run "contract" {

@@ -128,6 +128,106 @@ run "contract_accepts_the_inverse_proxy_outputs" {
   }
 }
 
+run "registry_by_default" {
+  command = plan
+
+  variables {
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      ci_build_service_account   = "kfp-ci-build@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      registry = {
+        cleanup = { keep_recent = 4 }
+        readers = { publisher = "serviceAccount:kfp-publish@acme-ml-test.iam.gserviceaccount.com" }
+      }
+    }
+  }
+  assert {
+    condition     = length(module.registry) == 1 && output.platform.registry.images == "europe-west1-docker.pkg.dev/acme-ml-test/kfptest-images"
+    error_message = "every environment gets a component images repository unless registry.enabled is false"
+  }
+  assert {
+    condition     = output.platform.registry.builder == "kfp-ci-build@acme-ml-test.iam.gserviceaccount.com"
+    error_message = "the contract names the build identity (Cloud Build runs as it)"
+  }
+  assert {
+    condition     = keys(module.registry[0].repositories) == ["docker.io", "gcr.io", "ghcr.io", "images", "pypi", "quay.io"]
+    error_message = "the registry module gets its default remotes when the settings name none"
+  }
+  assert {
+    condition     = output.platform.registry.mirrors["ghcr.io"] == "europe-west1-docker.pkg.dev/acme-ml-test/kfptest-ghcr"
+    error_message = "mirrors reach the contract, for the manifests"
+  }
+  assert {
+    condition     = startswith(output.platform.registry.build_bucket, "gs://acme-ml-test-kfptest-builds")
+    error_message = "the build bucket is named from the project and prefix (bucket names are global)"
+  }
+}
+
+run "registry_off" {
+  command = plan
+
+  variables {
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      cluster                    = { location = "europe-west1-b" }
+      registry                   = { enabled = false }
+    }
+  }
+  assert {
+    condition     = length(module.registry) == 0
+    error_message = "registry.enabled = false creates no repository"
+  }
+  assert {
+    condition     = output.platform.registry.images == "" && output.platform.registry.build_bucket == "" && length(output.platform.registry.mirrors) == 0 && output.platform.registry.pypi == "" && output.platform.registry.builder == ""
+    error_message = "without a registry every registry field of the contract is empty: components install their packages at run time, KFP pulls from the public registries"
+  }
+}
+
+run "contract_accepts_no_registry" {
+  command = plan
+  module {
+    source = "../../contract"
+  }
+  variables {
+    platform = run.registry_off.platform
+  }
+  assert {
+    condition     = output.platform.registry.images == ""
+    error_message = "the contract allows an environment without a registry"
+  }
+}
+
+run "rejects_a_build_identity_that_is_not_an_email" {
+  command = plan
+  variables {
+    settings = {
+      environment                = "dev"
+      prefix                     = "kfptest"
+      project_id                 = "acme-ml-test"
+      project_number             = "123456789012"
+      region                     = "europe-west1"
+      ci_apply_service_account   = "kfp-ci-apply@acme-ml-test.iam.gserviceaccount.com"
+      ci_publish_service_account = "kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+      ci_build_service_account   = "kfp-ci-build"
+      cluster                    = { location = "europe-west1-b" }
+    }
+  }
+  expect_failures = [var.settings]
+}
+
 run "rejects_iap_without_a_domain" {
   command = plan
   variables {

@@ -1,0 +1,1 @@
+"""Component images: build contexts, tags, registries, builders (docs/authoring.md)."""

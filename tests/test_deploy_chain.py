@@ -98,6 +98,19 @@ def test_a_push_under_pipelines_runs_only_the_pipelines_steps(history, tmp_path)
     }
 
 
+def test_a_push_under_images_pushes_them_and_republishes(history, tmp_path):
+    # A new image tag moves every compiled spec that names it: the pipelines step of each
+    # environment pushes the image, then publishes.
+    before = git(history, "rev-parse", "HEAD")
+    after = commit(history, {"images/sklearn/requirements.txt": "scikit-learn==9\n"}, "image")
+    out = tmp_path / "github_output"
+    invoke(history, "ci", "changes", "--base", before, "--head", after, "--github-output", str(out))
+    assert {k for k, v in outputs_of(out).items() if v == "true"} == {
+        "dev_pipelines",
+        "prod_pipelines",
+    }
+
+
 def test_several_commits_in_one_push_are_all_counted(history, tmp_path):
     before = git(history, "rev-parse", "HEAD")
     commit(history, {"terraform/environments/prod/main.tf": "# prod\n"}, "prod infra")

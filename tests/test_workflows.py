@@ -307,7 +307,8 @@ def test_every_job_reads_its_own_environments_variables_as_the_bootstrap_names_t
         if env:
             expected = {f"{v}_{env.upper()}" for v in bootstrap if "PLAN" not in v}
             if name == env and job.get("steps") and "--pause-only" in "\n".join(runs(job)):
-                expected = {v for v in expected if "PUBLISH" not in v}  # it only pauses
+                # It only pauses: no image, nothing published.
+                expected = {v for v in expected if "PUBLISH" not in v and "BUILD" not in v}
             assert expected <= read, f"{name} must read {sorted(expected - read)}"
             other = "PROD" if env == "dev" else "DEV"
             assert not any(v.endswith(f"_{other}") for v in read), f"{name} reads {other}"
@@ -513,6 +514,7 @@ def test_which_job_holds_which_identity_and_permission(env):
     assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
     assert auth_accounts(deploy) == [
         var(f"GCP_CI_APPLY_SERVICE_ACCOUNT_{suffix}"),
+        var(f"GCP_CI_BUILD_SERVICE_ACCOUNT_{suffix}"),
         var(f"GCP_CI_PUBLISH_SERVICE_ACCOUNT_{suffix}"),
     ]
     for job in (plan, deploy):
@@ -524,19 +526,30 @@ def test_which_job_holds_which_identity_and_permission(env):
     publish_auth = index(
         deploy, lambda s: "PUBLISH" in s.get("with", {}).get("service_account", "")
     )
-    # The apply identity applies; then the job switches to the publisher, which alone runs
-    # the pipelines' code (compiling imports it).
+    build_auth = index(deploy, lambda s: "BUILD" in s.get("with", {}).get("service_account", ""))
+    # The apply identity applies; the build identity pushes the images the pipelines will
+    # name; then the job switches to the publisher, which alone runs the pipelines' code
+    # (compiling imports it) and finds every image it names in the registry.
     assert (
         apply_auth
         < index(deploy, running("infra apply"))
         < index(deploy, running("manifests apply"))
+        < build_auth
+        < index(deploy, running("images push"))
         < publish_auth
         < index(deploy, running("ci publish-target"))
         < index(deploy, running("pipelines deploy"))
     )
-    after_switch = "\n".join(s.get("run", "") for s in steps(deploy)[publish_auth:])
-    assert "infra apply" not in after_switch
-    assert "manifests apply" not in after_switch
+    for switch in (build_auth, publish_auth):
+        after_switch = "\n".join(s.get("run", "") for s in steps(deploy)[switch:])
+        assert "infra apply" not in after_switch
+        assert "manifests apply" not in after_switch
+    between = steps(deploy)[build_auth:publish_auth]
+    assert [s["run"] for s in between if "run" in s] == [
+        'kfp-gcp ci init --env "$ENV"\nkfp-gcp images push --env "$ENV" --builder cloudbuild\n'
+    ], "the build identity only pushes images"
+    # The images step runs exactly when the pipelines step does.
+    assert between[0]["if"] == between[1]["if"] == "env.PIPELINES == 'true'"
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -826,3 +839,13 @@ def test_the_deploy_job_checks_out_the_history_publishings_rollback_check_needs(
     deploy = deploy_jobs()[f"deploy-{env}"]
     checkout = steps(deploy)[index(deploy, using("actions/checkout"))]
     assert checkout["with"]["fetch-depth"] == 0  # a shallow clone cannot prove ancestry
+
+
+def test_pull_requests_build_the_images_without_pushing_or_an_identity():
+    wf = load(REPO / ".github/workflows/pipelines.yml")
+    assert "images/**" in wf["on"]["pull_request"]["paths"]
+    (job,) = wf["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert not [s for s in steps(job) if using("google-github-actions/auth")(s)]
+    builds = [s["run"] for s in steps(job) if "images " in s.get("run", "")]
+    assert builds == [".venv/bin/kfp-gcp images build"]

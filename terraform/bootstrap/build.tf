@@ -49,3 +49,12 @@ resource "google_service_account_iam_member" "ci_build_runs_builds_as_itself" {
   role               = "roles/iam.serviceAccountUser"
   member             = google_service_account.ci_build.member
 }
+
+# `kfp-gcp images push --env ENV` reads the environment's outputs contract (the registry's
+# address) with `terraform output`: read access to the state, as the publisher has. The state
+# holds no secret (the database password is ephemeral and write-only).
+resource "google_storage_bucket_iam_member" "state_build" {
+  bucket = google_storage_bucket.state.name
+  role   = "roles/storage.objectViewer"
+  member = google_service_account.ci_build.member
+}

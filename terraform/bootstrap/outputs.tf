@@ -64,6 +64,7 @@ output "github_variables" {
   description = "The GitHub Actions repository variables for this project's environment (Settings > Secrets and variables > Actions > Variables; docs/ci.md). Names end in the environment (_DEV, _PROD); none is secret."
   value = {
     "GCP_CI_APPLY_SERVICE_ACCOUNT_${local.variable_suffix}"   = google_service_account.ci_apply.email
+    "GCP_CI_BUILD_SERVICE_ACCOUNT_${local.variable_suffix}"   = google_service_account.ci_build.email
     "GCP_CI_PLAN_SERVICE_ACCOUNT_${local.variable_suffix}"    = google_service_account.ci_plan.email
     "GCP_CI_PUBLISH_SERVICE_ACCOUNT_${local.variable_suffix}" = google_service_account.ci_publish.email
     "GCP_WORKLOAD_IDENTITY_PROVIDER_${local.variable_suffix}" = "${local.pool_name}/providers/${local.provider_id}"
@@ -72,8 +73,10 @@ output "github_variables" {
   depends_on = [
     google_iam_workload_identity_pool_provider.github,
     google_project_iam_member.ci_apply,
+    google_project_iam_member.ci_build,
     google_project_iam_member.ci_plan,
     google_service_account_iam_member.ci_apply_wif,
+    google_service_account_iam_member.ci_build_wif,
     google_service_account_iam_member.ci_plan_wif,
     google_service_account_iam_member.ci_publish_id_tokens,
     google_service_account_iam_member.ci_publish_wif,
@@ -96,6 +99,7 @@ output "state_bucket" {
 
   depends_on = [
     google_storage_bucket_iam_member.state_apply,
+    google_storage_bucket_iam_member.state_build,
     google_storage_bucket_iam_member.state_plan,
     google_storage_bucket_iam_member.state_publish,
   ]

@@ -690,6 +690,7 @@ run "github_variables_name_the_environment" {
   assert {
     condition = output.github_variables == {
       GCP_CI_APPLY_SERVICE_ACCOUNT_DEV   = "kfp-ci-apply@demo-project.iam.gserviceaccount.com"
+      GCP_CI_BUILD_SERVICE_ACCOUNT_DEV   = "kfp-ci-build@demo-project.iam.gserviceaccount.com"
       GCP_CI_PLAN_SERVICE_ACCOUNT_DEV    = "kfp-ci-plan@demo-project.iam.gserviceaccount.com"
       GCP_CI_PUBLISH_SERVICE_ACCOUNT_DEV = "kfp-ci-publish@demo-project.iam.gserviceaccount.com"
       GCP_WORKLOAD_IDENTITY_PROVIDER_DEV = "projects/123456789012/locations/global/workloadIdentityPools/kfp-github/providers/github"
@@ -745,6 +746,10 @@ run "build_identity_pushes_images_and_nothing_else" {
   assert {
     condition     = google_service_account_iam_member.ci_build_runs_builds_as_itself.member == "serviceAccount:kfp-ci-build@demo-project.iam.gserviceaccount.com" && google_service_account_iam_member.ci_build_runs_builds_as_itself.role == "roles/iam.serviceAccountUser"
     error_message = "Cloud Builds run as the build identity itself, so it may act as itself and as no other account"
+  }
+  assert {
+    condition     = google_storage_bucket_iam_member.state_build.role == "roles/storage.objectViewer" && google_storage_bucket_iam_member.state_build.member == "serviceAccount:kfp-ci-build@demo-project.iam.gserviceaccount.com"
+    error_message = "the build identity reads the state (the outputs contract: the registry's address), nothing more"
   }
   assert {
     condition     = contains(keys(google_project_service.services), "cloudbuild.googleapis.com")

@@ -111,10 +111,12 @@ module "registry" {
   location     = var.settings.region
   prefix       = var.settings.prefix
   project_id   = var.settings.project_id
-  # Nodes pull the images; pipeline steps pip-install through the PyPI mirror as the runner.
+  # Nodes pull the images; pipeline steps pip-install through the PyPI mirror as the runner;
+  # the publisher reads each image's digest before it publishes (no image, no publish).
   readers = merge({
     nodes           = "serviceAccount:${module.gke.node_service_account}"
     pipeline-runner = "serviceAccount:${module.workload_identity.emails.pipeline_runner}"
+    ci-publish      = "serviceAccount:${var.settings.ci_publish_service_account}"
   }, var.settings.registry.readers)
   remotes = var.settings.registry.remotes
   writers = local.builder == "" ? {} : { ci-build = "serviceAccount:${local.builder}" }

@@ -27,6 +27,13 @@ output "pypi" {
   depends_on = [google_artifact_registry_repository_iam_member.readers]
 }
 
+output "readers" {
+  description = "Key => member that may read (pull from) every repository."
+  value       = var.readers
+
+  depends_on = [google_artifact_registry_repository_iam_member.readers]
+}
+
 output "repositories" {
   description = "Key (images, docker.io, ..., pypi) => repository id (projects/P/locations/L/repositories/R)."
   value       = { for key, repo in local.repositories : key => repo.id }

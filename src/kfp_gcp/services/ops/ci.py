@@ -314,7 +314,9 @@ STEP_INPUTS: dict[str, tuple[str, ...]] = {
         "manifests/versions.yaml",
         "manifests/overlays/{env}/**",
     ),
-    "pipelines": ("pipelines/**", "components/**"),
+    # An image change moves the compiled specs that name it: the pipelines step pushes the
+    # image, then republishes.
+    "pipelines": ("pipelines/**", "components/**", "images/**"),
 }
 # The tool that runs every step, and the workflow itself: a change re-runs all three (each
 # is idempotent: an empty plan applies nothing, an unchanged pipeline is not republished).

@@ -153,6 +153,10 @@ run "registry_by_default" {
     error_message = "every environment gets a component images repository unless registry.enabled is false"
   }
   assert {
+    condition     = module.registry[0].readers["ci-publish"] == "serviceAccount:kfp-ci-publish@acme-ml-test.iam.gserviceaccount.com"
+    error_message = "the publisher reads the images repository: deploy reads each image's digest before it publishes"
+  }
+  assert {
     condition     = output.platform.registry.builder == "kfp-ci-build@acme-ml-test.iam.gserviceaccount.com"
     error_message = "the contract names the build identity (Cloud Build runs as it)"
   }

@@ -58,9 +58,9 @@ bench: sync ## Measure CLI start-up and deploy at 100 pipelines (figures, not te
 	$(RUN) python benchmarks/cli_startup.py
 	$(RUN) python benchmarks/publish_scale.py
 
-BEFORE ?= HEAD~1
-bench-tests: sync ## Time `make check` and `make test` here against BEFORE=<commit> (slow: ~20 min)
-	$(RUN) python benchmarks/test_suite.py --before $(BEFORE)
+REFS ?= HEAD~1 HEAD
+bench-tests: sync ## Time the quick answer and `make test` at REFS="<old> <new>" (slow: ~40 min)
+	$(RUN) python benchmarks/test_suite.py $(REFS)
 
 clean: ## Remove build outputs and local runs
 	rm -rf build

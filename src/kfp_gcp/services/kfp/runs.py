@@ -43,7 +43,7 @@ def submit(
     api.probe()
     found = api.pipeline_named(display_name)
     newest = api.newest_version(found.pipeline_id) if found else None
-    if newest is None:
+    if found is None or newest is None:
         raise ConfigError(
             f"pipeline {display_name!r} is not deployed to {api.host}",
             hint=f"run kfp-gcp pipelines deploy --env {env} --only {name or display_name}",

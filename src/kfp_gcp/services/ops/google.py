@@ -231,34 +231,50 @@ class Credentials:
         self.quota_project = quota_project
 
 
-def application_default(timeout_s: float = 10) -> Credentials:
-    """ADC with a fresh access token, within `timeout_s`; PrerequisiteError when there are
-    none or they cannot be refreshed, naming the login that fixes it."""
+class AdcToken:
+    """A token provider over Application Default Credentials: found within a deadline on
+    first use, refreshed only when expired (a long `up` outlives one token)."""
 
-    def discover() -> Credentials:
-        import google.auth
-        import google.auth.exceptions
-        from google.auth.transport.requests import Request
+    def __init__(self, timeout_s: float = 10) -> None:
+        self.timeout_s = timeout_s
+        self._found: Any = None
+
+    def identify(self) -> Credentials:
+        """The credentials and their account; PrerequisiteError names the login that fixes
+        missing or expired ones."""
+
+        def discover() -> Credentials:
+            import google.auth
+            import google.auth.exceptions
+            from google.auth.transport.requests import Request
+
+            try:
+                found, _ = google.auth.default(
+                    scopes=["https://www.googleapis.com/auth/cloud-platform"]
+                )
+                found.refresh(Request())  # type: ignore[no-untyped-call]
+            except google.auth.exceptions.GoogleAuthError as exc:
+                raise PrerequisiteError(
+                    "no usable Application Default Credentials: "
+                    + " ".join(str(exc).split())[:300],
+                    hint="run `gcloud auth application-default login` (CI: "
+                    "google-github-actions/auth)",
+                ) from None
+            self._found = found
+            account = str(getattr(found, "service_account_email", "") or "")
+            return Credentials(
+                str(found.token), account, getattr(found, "quota_project_id", None) or None
+            )
 
         try:
-            found, _ = google.auth.default(
-                scopes=["https://www.googleapis.com/auth/cloud-platform"]
-            )
-            found.refresh(Request())  # type: ignore[no-untyped-call]
-        except google.auth.exceptions.GoogleAuthError as exc:
+            return within(self.timeout_s, discover, "Application Default Credentials")
+        except TimeoutError:
             raise PrerequisiteError(
-                f"no usable Application Default Credentials: {' '.join(str(exc).split())[:300]}",
-                hint="run `gcloud auth application-default login` (CI: google-github-actions/auth)",
+                f"Application Default Credentials gave no token within {self.timeout_s:.0f}s",
+                hint="check the network, then `gcloud auth application-default login`",
             ) from None
-        account = str(getattr(found, "service_account_email", "") or "")
-        return Credentials(
-            str(found.token), account, getattr(found, "quota_project_id", None) or None
-        )
 
-    try:
-        return within(timeout_s, discover, "Application Default Credentials")
-    except TimeoutError:
-        raise PrerequisiteError(
-            f"Application Default Credentials gave no token within {timeout_s:.0f}s",
-            hint="check the network, then `gcloud auth application-default login`",
-        ) from None
+    def __call__(self) -> str:
+        if self._found is None or not self._found.valid:
+            return self.identify().token
+        return str(self._found.token)

@@ -85,6 +85,27 @@ def cluster_credentials(
 SAID_CHARS = 500
 
 
+def run_gcloud(args: list[str], timeout_s: float | None = None) -> str:
+    """gcloud ARGS (its own login and project flags), the seam for what has no API client
+    here: its output, or a ToolError with gcloud's words."""
+    try:
+        done = subprocess.run(
+            [tool("gcloud"), *args], capture_output=True, text=True, check=False, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        raise ToolError(
+            f"gcloud {' '.join(args[:3])} did not finish within {timeout_s:.0f}s",
+            hint="check the network, then run the command again",
+        ) from None
+    if done.returncode != 0:
+        raise ToolError(
+            f"gcloud {' '.join(args[:3])} failed: "
+            + (gcloud_words(done.stderr) or f"exit code {done.returncode}"),
+            hint="fix the cause in gcloud's message, then run the command again",
+        )
+    return done.stdout
+
+
 def gcloud_words(stderr: str) -> str:
     """gcloud's error in its own words, on one line: from its `ERROR: (gcloud.COMMAND)` line
     on (the progress and warnings before it dropped), cut to SAID_CHARS."""

@@ -20,7 +20,12 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from kfp_gcp.services.cluster import database
-from kfp_gcp.services.cluster.access import Kubectl, SecretManager, cluster_credentials
+from kfp_gcp.services.cluster.access import (
+    Kubectl,
+    SecretManager,
+    cluster_credentials,
+    run_gcloud,
+)
 from kfp_gcp.services.infra.quota import ComputeQuotas
 from kfp_gcp.services.infra.terraform import PlatformOutputs
 from kfp_gcp.services.kfp.api import KfpApi, RetryPolicy
@@ -58,6 +63,7 @@ class Live:
     database_query: database.DatabaseQuery = database.show_create_user
     network: Callable[[], str | None] = probe_network
     resolve: Callable[[str], list[str]] = resolve_addresses
+    gcloud: Callable[[list[str]], str] = run_gcloud
     registry: Any = None  # images.registry.ArtifactRegistry, made on first use
     builder: Callable[[PlatformOutputs], Any] | None = None  # images.build.Builder
 

@@ -212,15 +212,6 @@ class Doctor:
         def result(status: Status, evidence: str, remedy: str = "") -> CheckResult:
             return CheckResult(check.name, check.title, status, evidence, remedy, 0.0)
 
-        needs = list(check.needs)
-        if check.name == "outputs" and self.outputs_file is None:
-            needs.append("state")  # `terraform output` reads the state
-        for need in needs:
-            if need not in self.results:
-                raise AssertionError(f"check {check.name} runs without {need}")
-            if self.results[need].status != "ok":
-                verdict = "failed" if self.results[need].status == "fail" else "skipped"
-                return result("skipped", f"needs {need} ({verdict})")
         if self.contract is not None:
             if check.domain_only and not self.contract.domain:
                 return result("skipped", f"no domain: the UI is reached by {self.contract.access}")
@@ -230,6 +221,15 @@ class Doctor:
                     f"{self.env} is paused: nodes at 0, database stopped "
                     f"(kfp-gcp infra resume --env {self.env} to check it)",
                 )
+        needs = list(check.needs)
+        if check.name == "outputs" and self.outputs_file is None:
+            needs.append("state")  # `terraform output` reads the state
+        for need in needs:
+            if need not in self.results:
+                raise AssertionError(f"check {check.name} runs without {need}")
+            if self.results[need].status != "ok":
+                verdict = "failed" if self.results[need].status == "fail" else "skipped"
+                return result("skipped", f"needs {need} ({verdict})")
         began = self.clock()
         try:
             evidence = getattr(self, "_" + check.name.replace("-", "_"))()

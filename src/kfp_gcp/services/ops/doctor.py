@@ -190,6 +190,8 @@ class Doctor:
         self.cluster_info: dict[str, Any] | None = None
         self.deployments: list[dict[str, Any]] | None = None
         self.api: KfpApi | None = None
+        # Short: a KFP that does not answer is a finding, not something to wait out.
+        self.kfp_policy = RetryPolicy(deadline_s=30, probe_deadline_s=10, read_timeout_s=20)
 
     # Running.
 
@@ -551,8 +553,9 @@ class Doctor:
                 waiting = (status.get("state") or {}).get("waiting") or {}
                 reason = waiting.get("reason", "")
                 if reason in ("ErrImagePull", "ImagePullBackOff", "InvalidImageName"):
-                    failed = _last_event(events, name, ("Failed",))
-                    said = failed or waiting.get("message", "")
+                    said = _shortened(
+                        _last_event(events, name, ("Failed",)) or waiting.get("message", "")
+                    )
                     return (
                         f"pod {name}: {reason}: {said}",
                         "the nodes cannot pull the image: check it exists in the registry the "
@@ -745,8 +748,7 @@ class Doctor:
 
     def _kfp_api(self) -> str:
         contract = self._contract()
-        policy = RetryPolicy(deadline_s=30, probe_deadline_s=10, read_timeout_s=20)
-        self.api = self.stack.enter_context(self.live.kfp(contract, self.kubectl, policy))
+        self.api = self.stack.enter_context(self.live.kfp(contract, self.kubectl, self.kfp_policy))
         self.api.probe()
         count = len(self.api.pipelines())
         how = (
@@ -809,6 +811,11 @@ class Doctor:
                 f"kfp-gcp pipelines deploy --env {self.env}",
             )
         return f"all {len(summary.results)} pipelines as in the repository (deploy's dry run)"
+
+
+def _shortened(text: str, head: int = 110, tail: int = 130) -> str:
+    """A long message with its middle cut: the image comes first, the cause last."""
+    return text if len(text) <= head + tail + 5 else f"{text[:head]} ... {text[-tail:]}"
 
 
 def _last_event(events: list[dict[str, Any]], pod: str, reasons: tuple[str, ...]) -> str:

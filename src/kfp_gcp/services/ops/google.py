@@ -217,7 +217,7 @@ def probe_network(host: str = "oauth2.googleapis.com", timeout_s: float = 3) -> 
 
     try:
         within(timeout_s + 1, connect, f"connect to {host}")
-    except (OSError, TimeoutError) as exc:
+    except Exception as exc:  # whatever stops the connection means no usable network
         return f"cannot connect to {host}:443 ({exc})"
     return None
 

@@ -182,6 +182,25 @@ class FakeCluster:
         )
         self.secrets |= {"mysql-secret", "mlpipeline-minio-artifact"}
 
+    def _apply(self, manifest: str) -> None:
+        """Server-side apply as far as the checks can tell: a Deployment appears as the
+        `after_apply` answer has it (available, or not), a ConfigMap or ServiceAccount as
+        written, a Secret by name."""
+        import yaml
+
+        recorded = {
+            d["metadata"]["name"]: d for d in fixture(f"kubectl/{self.after_apply}")["items"]
+        }
+        for doc in (d for d in yaml.safe_load_all(manifest) if d):
+            kind, name = doc["kind"], doc["metadata"]["name"]
+            if kind == "Deployment":
+                self.deployments = [d for d in self.deployments if d["metadata"]["name"] != name]
+                self.deployments.append(copy.deepcopy(recorded[name]))
+            elif kind in ("ConfigMap", "ServiceAccount"):
+                self.objects[(kind.lower(), name)] = doc
+            elif kind == "Secret":
+                self.secrets.add(name)
+
     def answer(self, args: list[str], stdin: str | None) -> tuple[int, str, str]:
         self.calls.append(list(args))
         if args and args[0] in self.fail:
@@ -209,10 +228,7 @@ class FakeCluster:
             return 0, self.logs.get(pod, ""), ""
         if verb == "apply":
             self.applied.append(stdin or "")
-            if "kind: Secret" in (stdin or ""):
-                self.secrets |= {"mysql-secret", "mlpipeline-minio-artifact"}
-            if "name: pipeline-install-config" in (stdin or ""):
-                self.install()
+            self._apply(stdin or "")
             return 0, "serverside-applied\n", ""
         if verb == "wait":
             return 0, "condition met\n", ""
@@ -319,6 +335,7 @@ class RecordedTerraform:
         self.pending = "safe-update.json"  # the plan when something is to change
         self.last_plan: dict[str, Any] = {}
         self.last_kind = ""  # destroy | protections | change
+        self.outputs_file = OUTPUTS_FILE  # what `terraform output -json platform` prints
 
     def __call__(
         self, args: list[str], cwd: Path, sink: Any, ok_codes: tuple[int, ...] = (0,)
@@ -385,7 +402,7 @@ class RecordedTerraform:
         if command == "output":
             if not self.applied or self.destroyed:
                 return self._fail(args, cwd, sink, 'Output "platform" not found')
-            sink(OUTPUTS_FILE.read_text())
+            sink(self.outputs_file.read_text())
             return 0
         if command == "state" and args[1] == "list":
             for address in self.state:

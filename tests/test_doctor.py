@@ -47,6 +47,7 @@ def live_repository(make_project):
     for path in (REPO / "terraform" / "bootstrap").glob("*"):
         if path.suffix in (".tf", ".json", ".hcl"):
             shutil.copy(path, boot / path.name)
+    shutil.copy(REPO / "uv.lock", root / "uv.lock")  # images' requirements come from it
     (root / "manifests").mkdir()
     shutil.copy(REPO / "manifests" / "versions.yaml", root / "manifests" / "versions.yaml")
     return project

@@ -97,11 +97,11 @@ def down(
             "--delete-data deletes the database's backups, a final one too",
             hint="pass --no-backup with --delete-data, or keep the data (leave out --delete-data)",
         )
-    contract = terraform.contract(project, env, outputs_file)
     report = DownReport(env, "", 0, "", 0, [], [], [])
+    contract = _contract(project, env, outputs_file, step)
 
     if backup:
-        report.backup = _final_backup(contract, live, step)
+        report.backup = _final_backup(contract, live, step, report.notes)
     elif delete_data:
         report.deleted_backups = _delete_backups(contract, live, step)
 
@@ -145,7 +145,25 @@ def down(
     return report
 
 
-def _final_backup(contract: PlatformOutputs, live: Live, step: Step) -> str:
+def _contract(
+    project: Project, env: str, outputs_file: Path | None, step: Step
+) -> PlatformOutputs:
+    """The contract, kept under build/down/: a down resumed after a destroy began may no
+    longer get it from `terraform output`."""
+    saved = project.build_dir / "down" / f"{env}-outputs.json"
+    try:
+        contract = terraform.contract(project, env, outputs_file)
+    except KfpGcpError:
+        if outputs_file is not None or not saved.is_file():
+            raise
+        step(f"no outputs from Terraform (a destroy began): using {relative(project, saved)}")
+        return terraform.parse_outputs(saved.read_text(encoding="utf-8"), str(saved))
+    saved.parent.mkdir(parents=True, exist_ok=True)
+    saved.write_text(json.dumps(contract.model_dump(), indent=2) + "\n", encoding="utf-8")
+    return contract
+
+
+def _final_backup(contract: PlatformOutputs, live: Live, step: Step, notes: list[str]) -> str:
     from kfp_gcp.services.ops import db
 
     if contract.paused:
@@ -155,6 +173,14 @@ def _final_backup(contract: PlatformOutputs, live: Live, step: Step) -> str:
             "pass --no-backup to go without a final backup",
         )
     step("final backup of the database")
+    target = db.Target.of(contract)
+    try:
+        live.sql.instance(target.project, target.instance)
+    except ConfigError as exc:
+        if "does not know" not in exc.message:
+            raise
+        notes.append(f"no final backup: {target.instance} is already gone (a destroy began)")
+        return ""
     taken = db.backup(
         contract,
         live.sql,

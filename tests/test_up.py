@@ -157,7 +157,7 @@ def test_up_goes_from_a_bootstrapped_project_to_a_smoke_run_then_has_nothing_to_
     assert "Started by kfp-gcp up" in run["description"]
     assert report.run_url.endswith(f"/#/runs/details/{run['run_id']}")
     assert report.url == ""  # dev has no domain
-    assert report.next_steps[0] == "kfp-gcp ui --env dev   # the KFP UI (port-forward)"
+    assert report.next_steps[0] == "kfp-gcp ui --env dev: the KFP UI (port-forward)"
     assert (world.repository.build_dir / "up" / "dev-outputs.json").is_file()
     # What a person saw: every stage started and finished, and what it waited for.
     assert ("waiting", "Deployments available: 3/3") in display.events
@@ -309,7 +309,9 @@ def test_a_paused_environment_is_applied_but_not_smoke_tested(world, tmp_path):
     assert statuses["pipelines"] == statuses["smoke"] == "skipped"
     assert "paused" in report.stages[-1].note
     assert world.kfp.runs == {}
-    assert "kfp-gcp infra resume --env dev, then kfp-gcp up --env dev again" in report.next_steps
+    assert (
+        "`kfp-gcp infra resume --env dev`, then `kfp-gcp up --env dev` again" in report.next_steps
+    )
 
 
 def test_the_dry_run_says_what_each_stage_would_do_and_how_long_it_took(world):

@@ -241,8 +241,8 @@ def _ask(data: dict[str, Any], defaults: dict[str, Any], envs: list[str]) -> Non
         ]
         raise ConfigError(
             "missing answers: " + ", ".join(flags),
-            hint="pass them as flags (or --answers FILE), or run kfp-gcp init on a terminal "
-            "to be asked",
+            hint="pass them as flags (or --answers FILE), or run `kfp-gcp init` on a "
+            "terminal to be asked",
         )
     for key, _, question in missing:
         data[key] = typer.prompt(question, default=defaults.get(key) or None)

@@ -221,7 +221,7 @@ class Doctor:
                 return result(
                     "skipped",
                     f"{self.env} is paused: nodes at 0, database stopped "
-                    f"(kfp-gcp infra resume --env {self.env} to check it)",
+                    f"(`kfp-gcp infra resume --env {self.env}` to check it)",
                 )
         needs = list(check.needs)
         if check.name == "outputs" and self.outputs_file is None:
@@ -351,7 +351,7 @@ class Doctor:
                     f"{r.metric} in {r.where}: {r.needed} needed, limit {r.limit:g}" for r in short
                 ),
                 "request the increases (terraform/README.md, Quotas); "
-                f"kfp-gcp infra quota --env {self.env} --check lists every metric",
+                f"`kfp-gcp infra quota --env {self.env} --check` lists every metric",
             )
         tight = min(
             (r for r in rows if r.limit),
@@ -386,7 +386,7 @@ class Doctor:
         if state is None:
             raise Fail(
                 f"gs://{bucket}/{wanted} does not exist: the environment's state was never created",
-                f"kfp-gcp infra bootstrap --env {self.env} creates it (its last step)",
+                f"`kfp-gcp infra bootstrap --env {self.env}` creates it (its last step)",
             )
         return (
             f"gs://{bucket}/{wanted} readable ({int(state.get('size', 0)):,} bytes, "
@@ -483,7 +483,7 @@ class Doctor:
         if problems:
             raise Fail(
                 "; ".join(problems),
-                f"kfp-gcp infra plan --env {self.env} shows the difference with the settings; "
+                f"`kfp-gcp infra plan --env {self.env}` shows the difference with the settings; "
                 "apply it (a change made in the console is undone by the next apply)",
             )
         return "; ".join(lines)
@@ -675,8 +675,9 @@ class Doctor:
         if problems:
             raise Fail(
                 "; ".join(problems),
-                f"kfp-gcp infra plan --env {self.env} and apply restore the bindings "
-                "(terraform/modules/workload-identity); kfp-gcp manifests apply the annotation",
+                f"`kfp-gcp infra plan --env {self.env}` and `kfp-gcp infra apply` restore the "
+                "bindings (terraform/modules/workload-identity), `kfp-gcp manifests apply` the "
+                "annotation",
             )
         return (
             f"{namespace}/{RUNNER_KSA} acts as {gsa}, which may write under "

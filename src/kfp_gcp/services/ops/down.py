@@ -136,18 +136,15 @@ def down(
             f"{ARTIFACT_BUCKET} {contract.artifact_bucket} in terraform/environments/{env})"
         )
         report.kept.append(
-            f"the backups of {contract.cloudsql_connection_name.split(':')[-1]} "
-            "(Cloud SQL keeps them after the instance, until they expire: kfp-gcp db backups "
-            f"--env {env} lists them while it exists)"
+            f"the backups of {contract.cloudsql_connection_name.split(':')[-1]} (Cloud SQL "
+            "keeps them after the instance is deleted, until they expire)"
         )
 
     report.destroyed = _destroy(project, env, contract, live, step, sink, var_file, delete_data)
     return report
 
 
-def _contract(
-    project: Project, env: str, outputs_file: Path | None, step: Step
-) -> PlatformOutputs:
+def _contract(project: Project, env: str, outputs_file: Path | None, step: Step) -> PlatformOutputs:
     """The contract, kept under build/down/: a down resumed after a destroy began may no
     longer get it from `terraform output`."""
     saved = project.build_dir / "down" / f"{env}-outputs.json"

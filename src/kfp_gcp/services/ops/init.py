@@ -176,7 +176,7 @@ def parse(data: dict[str, Any]) -> Answers:
         raise ConfigError(
             f"{where}: {message}",
             hint=_FIELD_HINTS.get(str(error["loc"][-1]) if error["loc"] else "", "")
-            or f"see `kfp-gcp init --help` and {SCHEMA_PATH}",
+            or f"see {SCHEMA_PATH}",
         ) from None
 
 

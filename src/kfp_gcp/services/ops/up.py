@@ -242,7 +242,7 @@ def up(
     log.parent.mkdir(parents=True, exist_ok=True)
     results: list[StageResult] = []
     with log.open("a", encoding="utf-8") as handle:
-        handle.write(f"\n=== kfp-gcp up --env {env} at {_now()}\n")
+        handle.write(f"\n=== kfp-gcp up --env {env}: {_now()}\n")
         run = _Run(
             project, env, live, display, render or default_render(), gpu, timeout_s,
             smoke_timeout_s, poll_s, state, handle,
@@ -329,7 +329,7 @@ def _infra(run: _Run) -> tuple[StageStatus, str]:
             + ", ".join(f"{c['action']} {c['address']} ({c['kind']})" for c in blocked)
             + "; up never does that",
             hint=f"review it (kfp-gcp infra plan --env {run.env}), then apply it by hand with "
-            "kfp-gcp infra guard --allow ADDRESS and kfp-gcp infra apply (terraform/README.md)",
+            "`kfp-gcp infra guard --allow ADDRESS` and `kfp-gcp infra apply` (terraform/README.md)",
         )
     changes = sum(
         1
@@ -547,16 +547,16 @@ _STAGES: dict[str, Callable[[_Run], tuple[StageStatus, str]]] = {
 def _next_steps(run: _Run) -> list[str]:
     contract = run.contract
     env = run.env
-    steps = [f"kfp-gcp doctor --env {env}   # every live check, read-only"]
+    steps = [f"kfp-gcp doctor --env {env}: every live check, read-only"]
     if contract is None:
         return steps
     if contract.access == "iap" and contract.domain:
         steps.insert(0, f"open https://{contract.domain} (IAP lets in ingress.iap_members)")
     else:
-        steps.insert(0, f"kfp-gcp ui --env {env}   # the KFP UI ({contract.access})")
+        steps.insert(0, f"kfp-gcp ui --env {env}: the KFP UI ({contract.access})")
     steps.append(
         "commit terraform/ and push: CI keeps the environment in step from then on (docs/ci.md)"
     )
     if contract.paused:
-        steps.append(f"kfp-gcp infra resume --env {env}, then kfp-gcp up --env {env} again")
+        steps.append(f"`kfp-gcp infra resume --env {env}`, then `kfp-gcp up --env {env}` again")
     return steps

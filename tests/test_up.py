@@ -186,18 +186,31 @@ def test_up_goes_from_a_bootstrapped_project_to_a_smoke_run_then_has_nothing_to_
 
 def test_an_up_that_fails_at_preflight_changes_nothing_and_resumes(world):
     region = f"GET /compute/compute/v1/projects/{doubles.PROJECT}/regions/europe-west1"
-    good = world.google.routes[region]
-    new_project = doubles.REPO / "tests/fixtures/compute/region-new-project.json"
-    world.google.routes[region] = (200, json.loads(new_project.read_text()))
+    answer = json.loads(
+        (doubles.REPO / "tests/fixtures/compute/region-new-project.json").read_text()
+    )
+    for quota in answer["quotas"]:
+        if quota["metric"] == "CPUS":
+            quota["limit"] = 8  # a project whose CPU quota was lowered by its organisation
+    world.google.routes[region] = (200, answer)
     error, display = world.failing_up(RunError)
-    assert "preflight: Quota for the pools at their maximum: short: CPUS" in error.message
+    # Up brings dev up with the system pool's node and one cpu node for the smoke run:
+    # (1 + 1 surge) x 2 + (1 + 1 surge) x 4 vCPUs on Spot, counted as CPUS here.
+    assert error.message == (
+        "preflight: the quota is too low to bring the environment up: CPUS in europe-west1: "
+        "12 needed, limit 8"
+    )
     assert "then run `kfp-gcp up --env dev` again: it resumes at preflight" in error.hint
     assert display.finished() == {"preflight": "failed"}
     assert world.terraform.calls == []
     assert world.state()["last_failure"]["stage"] == "preflight"
-    world.google.routes[region] = good  # the increase was granted
-    report, _ = world.up()
+    answer["quotas"] = [q | {"limit": 24} if q["metric"] == "CPUS" else q for q in answer["quotas"]]
+    report, _ = world.up()  # a new project's quota: enough to come up, not for the maximum
     assert report.stages[-1].status == "done"
+    assert report.stages[0].note == (
+        "7 checks passed; at its largest the environment needs more CPUS, "
+        "PREEMPTIBLE_NVIDIA_T4_GPUS, SSD_TOTAL_GB (`kfp-gcp infra quota --env dev --check`)"
+    )
     assert "last_failure" not in world.state()
 
 

@@ -150,6 +150,27 @@ def required_services(project: Project, env: str) -> list[str]:
     return sorted(set(found))
 
 
+def quota_rows(live: Live, sizing: cost.Sizing) -> list[quota.Row]:
+    """`infra quota --check`'s comparison: what `sizing` needs against the live quotas."""
+    return quota.check(
+        quota.needs(sizing),
+        live.quotas.region(sizing.project_id, sizing.region),
+        live.quotas.project(sizing.project_id),
+    )
+
+
+def first_day(sizing: cost.Sizing, gpu: bool = False) -> cost.Sizing:
+    """What `up` brings up: every pool at its minimum, one node of each CPU pool for the
+    smoke run (of a GPU pool with `gpu`); pools that stay at 0 need nothing yet."""
+    pools = {}
+    for name, pool in sizing.cluster.node_pools.items():
+        wanted = pool.min_count if pool.accelerator and not gpu else max(pool.min_count, 1)
+        if wanted:
+            pools[name] = pool.model_copy(update={"max_count": wanted})
+    cluster = sizing.cluster.model_copy(update={"node_pools": pools})
+    return sizing.model_copy(update={"cluster": cluster})
+
+
 def _settings(project: Project, env: str) -> dict[str, Any]:
     path = tf.environment_dir(project, env) / tf.SETTINGS_FILE
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -335,13 +356,7 @@ class Doctor:
         return f"all {len(wanted)} APIs the bootstrap enables are enabled"
 
     def _quota(self) -> str:
-        needs = quota.needs(self.sizing)
-        quotas = self.live.quotas
-        rows = quota.check(
-            needs,
-            quotas.region(self.project_id, self.sizing.region),
-            quotas.project(self.project_id),
-        )
+        rows = quota_rows(self.live, self.sizing)
         short = [r for r in rows if r.status == "short"]
         unknown = [r.metric for r in rows if r.status == "unknown"]
         if short:

@@ -43,7 +43,8 @@ STAGES: tuple[tuple[str, str], ...] = (
 )
 # Stages whose work changes what the smoke run would test.
 CHANGING = ("infra", "images", "manifests", "pipelines")
-PREFLIGHT_CHECKS = ("tools", "network", "credentials", "project", "apis", "quota", "state")
+# Doctor's first checks; quota is checked for what up brings up (doctor.first_day).
+PREFLIGHT_CHECKS = ("tools", "network", "credentials", "project", "apis", "state")
 SMOKE = "training"
 GPU_SMOKE = "gpu_smoke"
 
@@ -160,8 +161,9 @@ def plan_stages(project: Project, env: str, gpu: bool = False) -> list[PlannedSt
     actions = {
         "preflight": "check the tools (terraform, kubectl, gcloud, gke-gcloud-auth-plugin), the "
         f"network, your credentials, project {sizing.project_id}, its "
-        f"{len(doctor.required_services(project, env))} APIs, the quota for every pool at its "
-        f"maximum and the state in gs://{backend.get('bucket')}",
+        f"{len(doctor.required_services(project, env))} APIs, the state in "
+        f"gs://{backend.get('bucket')}, and the quota for the pools at their minimum and the "
+        "smoke run's node (the maximum's shortfall is reported, not blocking)",
         "infra": f"terraform plan of {relative(project, folder)} into "
         f"build/infra/{env}.tfplan, the destroy guard (up never deletes or replaces the "
         "database, a bucket or the cluster), then apply that plan if it changes anything",
@@ -299,10 +301,11 @@ def _now() -> str:
 
 
 def _preflight(run: _Run) -> tuple[StageStatus, str]:
-    from kfp_gcp.services.ops.doctor import Doctor
+    from kfp_gcp.services.infra import cost
+    from kfp_gcp.services.ops import doctor
 
-    run.note("checking tools, network, credentials, the project, APIs, quota and state")
-    report = Doctor(run.project, run.env, run.live).run(
+    run.note("checking tools, network, credentials, the project, APIs and state")
+    report = doctor.Doctor(run.project, run.env, run.live).run(
         on_result=lambda r: run.note(f"{r.mark} {r.title}"), only=PREFLIGHT_CHECKS
     )
     if report.failed:
@@ -312,7 +315,26 @@ def _preflight(run: _Run) -> tuple[StageStatus, str]:
             hint="; ".join(c.remedy for c in report.failed if c.remedy)
             or f"kfp-gcp doctor --env {run.env}",
         )
-    return "done", f"{len(report.checks)} checks passed"
+    run.note("checking the quota for the pools at their minimum and the smoke run's node")
+    sizing = cost.load_sizing(run.project, run.env)
+    short = [r for r in doctor.quota_rows(run.live, doctor.first_day(sizing, run.gpu))
+             if r.status == "short"]  # fmt: skip
+    if short:
+        raise RunError(
+            "preflight: the quota is too low to bring the environment up: "
+            + "; ".join(
+                f"{r.metric} in {r.where}: {r.needed} needed, limit {r.limit:g}" for r in short
+            ),
+            hint="request the increases (terraform/README.md, Quotas), then run up again",
+        )
+    later = [r.metric for r in doctor.quota_rows(run.live, sizing) if r.status == "short"]
+    note = f"{len(report.checks) + 1} checks passed"
+    if later:
+        note += (
+            f"; at its largest the environment needs more {', '.join(later)} "
+            f"(`kfp-gcp infra quota --env {run.env} --check`)"
+        )
+    return "done", note
 
 
 def _infra(run: _Run) -> tuple[StageStatus, str]:

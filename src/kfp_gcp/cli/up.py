@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kfp_gcp import output
 from kfp_gcp.cli.common import project as _project
+from kfp_gcp.cli.images import BuilderChoice, BuilderOption
 
 if TYPE_CHECKING:
     from kfp_gcp.services.ops.up import StageResult
@@ -132,6 +133,7 @@ def up(
     smoke_timeout: Annotated[
         int, typer.Option("--smoke-timeout", help="Seconds to follow the smoke run.", min=60)
     ] = 3600,
+    builder: BuilderOption = BuilderChoice.docker,
     upstream_dir: Annotated[
         Path | None,
         typer.Option(
@@ -174,7 +176,11 @@ def up(
 
     from kfp_gcp.services.ops.live import Live
 
+    from kfp_gcp.cli.images import _builder
+
     live = Live.real()
+    if live.builder is None:
+        live.builder = lambda outputs: _builder(builder, outputs)
     with LiveDisplay(service.STAGES) as display:
         report = service.up(
             project,

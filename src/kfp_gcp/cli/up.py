@@ -174,9 +174,8 @@ def up(
         output.emit(ctx.obj, planned, plan_table)
         return
 
-    from kfp_gcp.services.ops.live import Live
-
     from kfp_gcp.cli.images import _builder
+    from kfp_gcp.services.ops.live import Live
 
     live = Live.real()
     if live.builder is None:

@@ -209,16 +209,28 @@ def within(seconds: float, work: Callable[[], T], what: str) -> T:
 
 
 def probe_network(host: str = "oauth2.googleapis.com", timeout_s: float = 3) -> str | None:
-    """None when a TCP connection to `host`:443 opens, else what went wrong."""
+    """None when a TCP connection to `host`:443 opens (to the HTTPS proxy instead, when
+    HTTPS_PROXY names one, as urllib would go), else what went wrong."""
+    import os
+
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    target, port = host, 443
+    if proxy:
+        parsed = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        target, port = parsed.hostname or host, parsed.port or 3128
 
     def connect() -> None:
-        with socket.create_connection((host, 443), timeout=timeout_s):
+        with socket.create_connection((target, port), timeout=timeout_s):
             pass
 
     try:
-        within(timeout_s + 1, connect, f"connect to {host}")
+        within(timeout_s + 1, connect, f"connect to {target}")
     except Exception as exc:  # whatever stops the connection means no usable network
-        return f"cannot connect to {host}:443 ({exc})"
+        return (
+            f"cannot connect to {target}:{port}"
+            + (" (HTTPS_PROXY)" if proxy else "")
+            + (f" ({exc})")
+        )
     return None
 
 

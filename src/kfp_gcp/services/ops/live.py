@@ -80,15 +80,16 @@ class Live:
                 yield Kubectl(env, request_timeout_s=request_timeout_s)
 
         timeout = float(request_timeout_s or 30)
+        secrets = SecretManager(token, attempts=1 if request_timeout_s else 4)
         return cls(
             token=token,
             credentials=token.identify,
             google=GoogleApis(token, timeout_s=timeout),
             quotas=ComputeQuotas(token, attempts=1 if request_timeout_s else 4),
             sql=SqlAdmin(token, attempts=1 if request_timeout_s else 5),
-            secrets=SecretManager(token, attempts=1 if request_timeout_s else 4),
+            secrets=secrets,
             session=session,
-            kfp=connect_kfp_factory(SecretManager(token)),
+            kfp=connect_kfp_factory(secrets),
         )
 
     def artifact_registry(self) -> Any:

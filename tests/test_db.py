@@ -124,6 +124,9 @@ class FakeSqlAdmin:
             def do_POST(self):
                 fake.handle(self, "POST")
 
+            def do_DELETE(self):
+                fake.handle(self, "DELETE")
+
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -209,6 +212,10 @@ class FakeSqlAdmin:
                 0, backup_run(new_id, "ON_DEMAND", "RUNNING", 30, body.get("description", ""))
             )
             return self.answer(handler, 200, op)
+        if "/backupRuns/" in rest and method == "DELETE":  # backupRuns.delete
+            wanted = rest.rsplit("/", 1)[1]
+            self.runs = [r for r in self.runs if r["id"] != wanted]
+            return self.answer(handler, 200, self.operation("DELETE_BACKUP"))
         if rest == f"/instances/{INSTANCE}/restoreBackup" and method == "POST":
             return self.answer(handler, 200, self.operation("RESTORE_VOLUME"))
         if rest == f"/instances/{INSTANCE}/clone" and method == "POST":

@@ -286,3 +286,27 @@ def test_nothing_points_at_notes_that_exist_only_beside_the_repository():
             if BESIDE.search(line):
                 problems.append(f"{name(path)}:{number}: {line.strip()[:120]}")
     assert not problems, "\n".join(problems)
+
+
+# The getting-started page.
+
+
+def test_getting_started_is_init_bootstrap_up_and_doctor_with_each_stages_time():
+    from kfp_gcp.errors import ChecksFailed
+    from kfp_gcp.services.ops import up
+
+    path = REPO / "docs" / "getting-started.md"
+    used = {
+        " ".join(words[1:3] if words[1] == "infra" else words[1:2])
+        for b in blocks(path)
+        for _, words in commands(b)
+        if words[0] == "kfp-gcp"
+    }
+    assert used == {"init", "infra bootstrap", "up", "doctor"}
+    text = path.read_text()
+    rows = re.findall(r"^\| ([A-Z][^|]+?) \| [^|]+ \| ([^|]+) \|$", text, flags=re.M)
+    assert [title for title, _ in rows[1:]] == [title for _, title in up.STAGES]
+    assert all(expected.strip() for _, expected in rows[1:])
+    # What the page says the commands do, as the code does it.
+    assert f"exits with {ChecksFailed.exit_code} when a check fails" in " ".join(text.split())
+    assert "`build/up/dev.json`" in text

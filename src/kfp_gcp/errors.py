@@ -74,6 +74,13 @@ class ToolError(KfpGcpError):
     label = "tool failed"
 
 
+class ChecksFailed(KfpGcpError):
+    """`doctor`: one or more live checks failed (the report says which, and what to do)."""
+
+    exit_code = 11
+    label = "checks failed"
+
+
 INTERNAL_ERROR_EXIT_CODE = 1
 
 # Documented in docs/cli.md; a test keeps the two in step.

@@ -106,13 +106,23 @@ def _register() -> None:
         ci,
         components,
         db,
+        doctor,
+        down,
         images,
         infra,
+        init,
         manifests,
         manifests_upstream,
         pipelines,
         ui,
+        up,
     )
+
+    # The guided path first: init, (infra bootstrap), up, doctor; down to remove.
+    app.command("init")(init.init)
+    app.command("up")(up.up)
+    app.command("doctor")(doctor.doctor)
+    app.command("down")(down.down)
 
     app.add_typer(pipelines.app, name="pipelines")
     app.add_typer(components.app, name="components")

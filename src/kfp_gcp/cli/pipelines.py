@@ -12,7 +12,7 @@ from rich.table import Table
 from kfp_gcp import output
 from kfp_gcp.cli.common import OutputsOption
 from kfp_gcp.cli.common import project as _project
-from kfp_gcp.errors import ConfigError, RunError
+from kfp_gcp.errors import ConfigError
 
 if TYPE_CHECKING:
     from kfp_gcp.services.pipelines.local_run import LocalRun, Step
@@ -371,9 +371,6 @@ def deploy_pipelines(
     publish.require_success(summary)
 
 
-_TERMINAL = {"SUCCEEDED", "SKIPPED", "FAILED", "CANCELED"}
-
-
 @app.command("submit")
 def submit_pipeline(
     ctx: typer.Context,
@@ -402,11 +399,7 @@ def submit_pipeline(
     it. A create whose answer is lost is not sent again until a list shows it was not
     written, so a retry never starts a second run.
     """
-    import time
-    import uuid
-
-    import kfp_server_api  # type: ignore[import-untyped]
-
+    from kfp_gcp.services.kfp import runs
     from kfp_gcp.services.pipelines import params
     from kfp_gcp.services.project import load, select
 
@@ -416,54 +409,22 @@ def submit_pipeline(
     arguments = params.parse(name, params.signature(pipeline), param or [])
     display = pipeline.pipeline_spec.pipeline_info.display_name or pipeline.name
     api = _connect(ctx, env, host, outputs_file, namespace)
-    api.probe()
-    found = api.pipeline_named(display)
-    newest = api.newest_version(found.pipeline_id) if found else None
-    if newest is None:
-        raise ConfigError(
-            f"pipeline {display!r} is not deployed to {api.host}",
-            hint=f"run kfp-gcp pipelines deploy --env {env} --only {name}",
-        )
-    default = newest
-    experiment_id = api.experiment_id(experiment or display)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    marker = f"kfp-gcp submit {uuid.uuid4()}"
-    body = kfp_server_api.V2beta1Run(
-        experiment_id=experiment_id,
-        display_name=f"{display} {stamp}",
-        description=f"Started by kfp-gcp pipelines submit ({marker}).",
-        pipeline_version_reference=kfp_server_api.V2beta1PipelineVersionReference(
-            pipeline_id=found.pipeline_id, pipeline_version_id=default.pipeline_version_id
-        ),
-        runtime_config=kfp_server_api.V2beta1RuntimeConfig(parameters=arguments),
-    )
-    run = api.create_run(body, marker)
-    url = api.run_url(run.run_id)
-    info: dict[str, Any] = {
-        "pipeline": display,
-        "version": default.name,
-        "run_id": run.run_id,
-        "url": url,
-        "state": str(run.state or "PENDING"),
-    }
-    output.stderr.print(f"Run of {display} ({default.name}): {url}", soft_wrap=True)
+    submitted = runs.submit(api, display, arguments, experiment, env=env, name=name)
+    output.stderr.print(f"Run of {display} ({submitted.version}): {submitted.url}", soft_wrap=True)
     if wait:
-        deadline = time.monotonic() + timeout
-        state = info["state"]
-        with output.stderr.status(f"{display}: {state}") as status:
-            while state not in _TERMINAL and time.monotonic() < deadline:
-                time.sleep(poll)
-                current = api.get_run(run.run_id)
-                state = str(current.state or "PENDING")
-                tasks = getattr(getattr(current, "run_details", None), "task_details", None) or []
-                done = sum(1 for t in tasks if str(t.state) in _TERMINAL)
-                status.update(f"{display}: {state} ({done}/{len(tasks)} tasks finished)")
-        info["state"] = state
+        with output.stderr.status(f"{display}: {submitted.state}") as status:
+
+            def show(state: str, finished: int, total: int) -> None:
+                status.update(f"{display}: {state} ({finished}/{total} tasks finished)")
+
+            submitted.state = runs.follow(api, submitted.run_id, timeout, poll, show)
+    info = {
+        "pipeline": display,
+        "version": submitted.version,
+        "run_id": submitted.run_id,
+        "url": submitted.url,
+        "state": submitted.state,
+    }
     output.emit(ctx.obj, info, lambda: f"{info['url']}  [{info['state']}]")
-    if wait and info["state"] not in ("SUCCEEDED", "SKIPPED"):
-        raise RunError(
-            f"run {run.run_id} of {display} ended {info['state']}"
-            if info["state"] in _TERMINAL
-            else f"run {run.run_id} still {info['state']} after {timeout:.0f}s",
-            hint=f"open {url}",
-        )
+    if wait:
+        runs.require_success(submitted, submitted.state, timeout)

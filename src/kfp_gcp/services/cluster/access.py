@@ -51,8 +51,11 @@ def tool(name: str) -> str:
 
 
 @contextlib.contextmanager
-def cluster_credentials(outputs: PlatformOutputs) -> Iterator[dict[str, str]]:
-    """An environment whose KUBECONFIG reaches exactly the contract's cluster."""
+def cluster_credentials(
+    outputs: PlatformOutputs, timeout_s: float | None = None
+) -> Iterator[dict[str, str]]:
+    """An environment whose KUBECONFIG reaches exactly the contract's cluster; gcloud gets
+    `timeout_s` (default: no limit) to write it."""
     with tempfile.TemporaryDirectory(prefix="kfp-gcp-kube-") as folder:
         env = {**os.environ, "KUBECONFIG": str(Path(folder) / "config")}
         command = [
@@ -60,7 +63,16 @@ def cluster_credentials(outputs: PlatformOutputs) -> Iterator[dict[str, str]]:
             f"--location={outputs.cluster_location}", f"--project={outputs.project_id}",
             "--dns-endpoint",
         ]  # fmt: skip
-        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(
+                command, env=env, capture_output=True, text=True, check=False, timeout=timeout_s
+            )
+        except subprocess.TimeoutExpired:
+            raise ToolError(
+                f"gcloud gave no credentials for cluster {outputs.cluster_name} within "
+                f"{timeout_s:.0f}s",
+                hint="check the network and `gcloud auth list`",
+            ) from None
         if done.returncode != 0:
             said = gcloud_words(done.stderr) or f"exit code {done.returncode}"
             raise ToolError(
@@ -71,6 +83,27 @@ def cluster_credentials(outputs: PlatformOutputs) -> Iterator[dict[str, str]]:
 
 
 SAID_CHARS = 500
+
+
+def run_gcloud(args: list[str], timeout_s: float | None = None) -> str:
+    """gcloud ARGS (its own login and project flags), the seam for what has no API client
+    here: its output, or a ToolError with gcloud's words."""
+    try:
+        done = subprocess.run(
+            [tool("gcloud"), *args], capture_output=True, text=True, check=False, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired:
+        raise ToolError(
+            f"gcloud {' '.join(args[:3])} did not finish within {timeout_s:.0f}s",
+            hint="check the network, then run the command again",
+        ) from None
+    if done.returncode != 0:
+        raise ToolError(
+            f"gcloud {' '.join(args[:3])} failed: "
+            + (gcloud_words(done.stderr) or f"exit code {done.returncode}"),
+            hint="fix the cause in gcloud's message, then run the command again",
+        )
+    return done.stdout
 
 
 def gcloud_words(stderr: str) -> str:
@@ -106,16 +139,22 @@ def _credentials_fix(said: str, outputs: PlatformOutputs) -> str:
 
 
 class Kubectl:
-    def __init__(self, env: dict[str, str]) -> None:
+    """The one seam to kubectl: every call goes through `run`. `request_timeout_s` bounds
+    each request to the API server (kubectl's --request-timeout), for read-only checks
+    that must answer in seconds."""
+
+    def __init__(self, env: dict[str, str], request_timeout_s: int | None = None) -> None:
         self.env = env
         self.binary = tool("kubectl")
+        self.request_timeout_s = request_timeout_s
 
     def run(
         self, args: list[str], stdin: str | None = None, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
+        limit = [f"--request-timeout={self.request_timeout_s}s"] if self.request_timeout_s else []
         done = subprocess.run(
-            [self.binary, *args], input=stdin, env=self.env, capture_output=True, text=True,
-            check=False,
+            [self.binary, *limit, *args], input=stdin, env=self.env, capture_output=True,
+            text=True, check=False,
         )  # fmt: skip
         if check and done.returncode != 0:
             raise ToolError(
@@ -149,9 +188,27 @@ class Kubectl:
             self.run(["scale", "-n", namespace, f"--replicas={count}", *chosen])
 
     def deployments(self, namespace: str) -> list[dict[str, Any]]:
-        done = self.run(["get", "deployments", "-n", namespace, "-o", "json"])
+        return self.items("deployments", namespace)
+
+    def items(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        """`kubectl get KIND -n NAMESPACE -o json`'s items."""
+        done = self.run(["get", kind, "-n", namespace, "-o", "json"])
         items: list[dict[str, Any]] = json.loads(done.stdout).get("items", [])
         return items
+
+    def get(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+        """One object as JSON, or None when it does not exist."""
+        done = self.run(["get", kind, name, "-n", namespace, "-o", "json"], check=False)
+        if done.returncode != 0:
+            if "NotFound" in done.stderr:
+                return None
+            raise ToolError(
+                f"kubectl get {kind} {name} failed: {_kubectl_words(done.stderr)}",
+                hint=_kubectl_fix(done.stderr)
+                or "check your access to the cluster (roles/container.developer)",
+            )
+        found: dict[str, Any] = json.loads(done.stdout)
+        return found
 
     @contextlib.contextmanager
     def forward(self, namespace: str, target: str, remote_port: int) -> Iterator[int]:
@@ -184,7 +241,13 @@ class Kubectl:
 
     def diff(self, manifest: str) -> str:
         """`kubectl diff` output: empty when the cluster already matches."""
-        done = self.run(["diff", "--server-side", "-f", "-"], stdin=manifest, check=False)
+        # As `apply` would send it: the same field manager, conflicts forced.
+        done = self.run(
+            ["diff", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
+             "-f", "-"],
+            stdin=manifest,
+            check=False,
+        )  # fmt: skip
         if done.returncode not in (0, 1):  # 1 means differences found
             raise ToolError(
                 f"kubectl diff failed: {_kubectl_words(done.stderr)}",

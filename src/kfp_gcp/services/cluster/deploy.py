@@ -3,6 +3,7 @@ and `ui` (a port-forward to the KFP UI, or the inverse proxy's URL)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import secrets
@@ -169,6 +170,7 @@ def apply(
     timeout_s: float = 900,
     database_query: database.DatabaseQuery | None = None,
     backup: Callable[[str], str] | None = None,
+    kubectl: Kubectl | None = None,
 ) -> ApplyReport:
     """Cluster-scoped bundle first (CRDs established), then the Secrets from Secret
     Manager, then the Cloud SQL proxy alone and a check, through it, that ML Metadata can
@@ -179,7 +181,8 @@ def apply(
     version), `backup(description)` takes a database backup first, since the new version's
     servers migrate the schemas; it returns the backup's id. A paused environment (the
     contract's `paused`) gets its objects applied but nothing is waited for or checked
-    through the database, which is stopped; a version change waits until it runs."""
+    through the database, which is stopped; a version change waits until it runs.
+    `kubectl`: a session already open on the contract's cluster (`up`), else one is."""
     manager = manager or SecretManager()
     cluster_objects = objects(cluster_scoped)
     namespaced_objects = objects(namespaced)
@@ -195,8 +198,9 @@ def apply(
             f"the render has no Deployment labelled app={PROXY_LABEL} (the Cloud SQL proxy)",
             hint="the overlay must list components/cloudsql; render again",
         )
-    with cluster_credentials(outputs) as env:
-        kubectl = Kubectl(env)
+    with contextlib.ExitStack() as stack:
+        if kubectl is None:
+            kubectl = Kubectl(stack.enter_context(cluster_credentials(outputs)))
         before = deployed_version(kubectl, namespace)
         taken = ""
         if before and before != version:

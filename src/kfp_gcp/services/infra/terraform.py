@@ -323,6 +323,7 @@ def plan(
     detailed_exitcode: bool = False,
     destroy: bool = False,
     now: datetime.datetime | None = None,
+    var_file: Path | None = None,
 ) -> tuple[int, Path, Path]:
     """Init, plan into build/infra/<env>.tfplan, and write its JSON beside it.
 
@@ -330,7 +331,8 @@ def plan(
     `destroy`, plans the removal of everything (the teardown runbook, terraform/README.md).
     The settings' schedule is read against `now` (default: the clock) and passed as
     `schedule_pauses_now`; while the state says the database is stopped, the plan skips
-    the refresh (see stopped_database)."""
+    the refresh (see stopped_database). `var_file` replaces the settings file's values
+    (`kfp-gcp down` plans with the deletion protections lifted this way)."""
     from kfp_gcp.services.infra import pause
 
     folder = init(project, env, sink)
@@ -341,6 +343,8 @@ def plan(
         args.append("-detailed-exitcode")
     if destroy:
         args.append("-destroy")
+    if var_file is not None:
+        args.append(f"-var-file={var_file.resolve()}")
     settings = _settings(folder)
     moment = now or datetime.datetime.now(datetime.UTC)
     schedule = pause.schedule_of(settings, relative(project, folder / SETTINGS_FILE))
@@ -426,6 +430,21 @@ def apply(project: Project, env: str, plan_file: Path, sink: LineSink) -> None:
         shutil.copyfile(lock, folder / LOCK_FILE)
     folder = init(project, env, sink)
     run_terraform(["apply", "-input=false", "-no-color", str(plan_file.resolve())], folder, sink)
+
+
+def state_list(project: Project, env: str, sink: LineSink) -> list[str]:
+    """The addresses in the environment's state (`terraform state list`, after init)."""
+    folder = init(project, env, sink)
+    lines: list[str] = []
+    run_terraform(["state", "list"], folder, lines.append)
+    return [line.strip() for line in lines if line.strip()]
+
+
+def state_forget(project: Project, env: str, address: str, sink: LineSink) -> None:
+    """`terraform state rm ADDRESS`: Terraform forgets the object, which stays in Google
+    Cloud (`kfp-gcp down` keeps the artifact bucket this way)."""
+    folder = environment_dir(project, env)
+    run_terraform(["state", "rm", address], folder, sink)
 
 
 def outputs(project: Project, env: str) -> PlatformOutputs:

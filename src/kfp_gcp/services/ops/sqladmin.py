@@ -9,6 +9,7 @@ Methods and shapes, from the API reference and its discovery document
 - backupRuns.list     GET  v1/projects/P/instances/I/backupRuns?maxResults&pageToken
   -> {kind: sql#backupRunsList, items: [BackupRun], nextPageToken}, newest first (.../list)
 - backupRuns.get      GET  v1/projects/P/instances/I/backupRuns/ID -> BackupRun (.../get)
+- backupRuns.delete   DELETE v1/projects/P/instances/I/backupRuns/ID -> Operation (.../delete)
 - instances.get       GET  v1/projects/P/instances/I -> DatabaseInstance (.../instances/get)
 - instances.restoreBackup POST v1/projects/P/instances/I/restoreBackup
   {restoreBackupContext: {kind: sql#restoreBackupContext, backupRunId, instanceId, project}}
@@ -146,6 +147,11 @@ class SqlAdmin:
         body = {"description": description}
         path = f"projects/{project}/instances/{instance}/backupRuns"
         return Operation.of(self._call("POST", path, body=body, what=instance))
+
+    def delete_backup(self, project: str, instance: str, backup_id: str) -> Operation:
+        """backupRuns.delete (DELETE v1/projects/P/instances/I/backupRuns/ID -> Operation)."""
+        path = f"projects/{project}/instances/{instance}/backupRuns/{backup_id}"
+        return Operation.of(self._call("DELETE", path, what=f"backup {backup_id} of {instance}"))
 
     def restore_backup(
         self, project: str, instance: str, backup_id: str, source_instance: str | None = None

@@ -685,7 +685,7 @@ def test_a_dry_run_says_what_would_change_and_writes_nothing(fake, project):
     fake.reset_log()
     summary = deploy(fake, project, dry_run=True, full=True)
     assert summary.results[0].status == "would-new-version"
-    assert summary.results[0].schedules[0].status == "would-replace"
+    assert summary.results[0].schedules[0].status == "would-replaced"
     assert fake.writes == []
     assert summary.writes == 0
 
@@ -706,3 +706,28 @@ def test_an_unchanged_file_is_recognised_without_parsing_it(fake, project, monke
     )
     assert deploy(fake, project).results[0].status == "unchanged"
     assert parsed == [1]
+
+
+def test_a_dry_run_labels_a_changed_schedule_alike_whether_or_not_its_pipeline_changed(
+    fake, make_project
+):
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    schedule(project, "0 0 2 * * *")
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    deploy(fake, project)
+    rewrite(project, "alpha", pipeline_source("alpha", description="A new version."))
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@weekly"))
+    (project.root / "pipelines/gamma").mkdir()
+    (project.root / "pipelines/gamma/pipeline.py").write_text(pipeline_source("gamma"))
+    (project.root / "pipelines/gamma/schedules.yaml").write_text(SCHEDULES.format(cron="@hourly"))
+    fake.reset_log()
+    summary = deploy(fake, project, dry_run=True)
+    found = {r.pipeline: (r.status, r.schedules[0].status) for r in summary.results}
+    assert found == {
+        "alpha": ("would-new-version", "would-replaced"),  # no version yet to point at
+        "beta": ("unchanged", "would-replaced"),  # the version exists: a named run
+        "gamma": ("would-create", "would-created"),
+    }
+    assert summary.results[1].schedules[0].recurring_run.startswith("beta/nightly@")
+    assert fake.writes == []
+    assert summary.writes == 0

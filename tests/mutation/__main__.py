@@ -52,7 +52,6 @@ PUBLISH_TESTS = [
     "tests/test_publish.py",
     "tests/test_publish_semantics.py",
     "tests/test_publish_schedules.py",
-    "tests/test_publish_strength.py",
 ]
 
 
@@ -82,7 +81,12 @@ TARGETS = [
     Target(
         "kfp/api.py",
         "kfp_gcp.services.kfp.api",
-        [*PUBLISH_TESTS, "tests/test_publish_auth.py", "tests/test_fake_kfp.py"],
+        [
+            "tests/test_kfp_api.py",
+            *PUBLISH_TESTS,
+            "tests/test_publish_auth.py",
+            "tests/test_fake_kfp.py",
+        ],
     ),
     Target("kfp/auth.py", "kfp_gcp.services.kfp.auth", ["tests/test_publish_auth.py"]),
     Target(

@@ -318,3 +318,115 @@ def test_cli_no_domain_mode_asks_for_host(project, tmp_path):
     assert result.exit_code == 3
     assert "no domain" in result.stderr
     assert "kfp-gcp ui --env dev" in result.stderr
+
+
+def deploy_with_progress(fake, project, names=None, **policy):
+    from kfp_gcp.services.project import select
+
+    lines = []
+    prepared = publish.prepare(project, select(project, "pipeline", names))
+    summary = publish.deploy(api_for(fake, **policy), project, prepared, progress=lines.append)
+    return summary, lines
+
+
+def test_summary_totals_are_exact_after_a_first_deploy_and_a_changed_one(fake, project):
+    (project.root / "pipelines/alpha/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    fake.faults = [
+        Fault(status=503, count=2, methods=frozenset({"GET"})),
+        Fault(status=504, count=1, methods=frozenset({"POST"}), path="/upload"),
+    ]
+    summary, lines = deploy_with_progress(fake, project)
+    beta = "Bêta pipeline ÿ ünïcode"
+    # alpha: its upload, its experiment, the recurring run and its enable; beta: its upload
+    assert [(r.writes, sum(s.writes for s in r.schedules)) for r in summary.results] == [
+        (1, 3),
+        (1, 0),
+    ]
+    assert summary.writes == 5 == len([w for w in fake.writes if w.status == 200])
+    assert summary.retries == 3
+    assert summary.requests == len(fake.log)
+    assert lines[1:] == [
+        "[1/2] alpha: created alpha (4 writes)",
+        f"[2/2] {beta}: created {beta} (1 write)",
+    ]
+
+    rewrite(project, "alpha", pipeline_source("alpha", description="Loads, described anew."))
+    fake.reset_log()
+    summary, lines = deploy_with_progress(fake, project)
+    # the new version, a recurring run for it (the experiment exists), the old one's
+    # disable and the new one's enable
+    assert summary.writes == 4 == len(fake.writes)
+    assert summary.retries == 0
+    version = summary.results[0].version
+    assert lines[1:] == [
+        f"[1/2] alpha: new-version {version} (4 writes)",
+        f"[2/2] {beta}: unchanged {beta}",
+    ]
+
+
+def test_two_pipelines_with_the_same_name_in_kfp_are_refused_before_any_request(fake, make_project):
+    project = make_project(
+        {
+            "alpha": pipeline_source("alpha", display="Sales"),
+            "beta": pipeline_source("beta", display="sales"),  # KFP ignores case
+            "gamma": pipeline_source("gamma", display="Sälés"),  # and accents
+            "delta": pipeline_source("delta", display="Delta"),
+        }
+    )
+    with pytest.raises(CompileError) as error:
+        deploy(fake, project)
+    assert error.value.message.endswith(
+        "several pipelines would have the same name in KFP (it ignores case and accents): "
+        "'Sales', 'sales', 'Sälés'"
+    )
+    assert fake.log == []
+
+
+def test_a_name_longer_than_kfp_keeps_is_refused_before_any_request(fake, make_project):
+    fits, too_long = "é" * 64, "é" * 64 + "x"  # 128 and 129 bytes
+    project = make_project(
+        {
+            "alpha": pipeline_source("alpha", display=fits),
+            "beta": pipeline_source("beta", display=too_long),
+        }
+    )
+    with pytest.raises(CompileError) as error:
+        deploy(fake, project)
+    assert "too long: pipelines/beta/pipeline.py (129 bytes)" in error.value.message
+    assert "alpha" not in error.value.message
+    assert fake.log == []
+
+
+def test_a_kfp_pipeline_whose_name_differs_only_in_case_fails_that_pipeline_alone(fake, project):
+    fake.add_pipeline("ALPHA", "made by hand", "", {"pipelineInfo": {"name": "ALPHA"}})
+    summary = deploy(fake, project)
+    alpha, beta = summary.results
+    assert alpha.status == "failed"
+    assert alpha.error == (
+        "upload of 'alpha' conflicted, yet no pipeline has exactly this name in namespace "
+        "'kubeflow'"
+    )
+    assert beta.status == "created"
+    with pytest.raises(PublishError, match="1 of 2 pipelines failed: alpha: upload of"):
+        publish.require_success(summary)
+
+
+def test_a_second_revert_uploads_the_next_free_r_number(fake, project):
+    first = deploy(fake, project, ["alpha"]).results[0]
+    pid = first.pipeline_id
+    (original,) = fake.versions_of("alpha")
+    # Reverted to once already: -r2 exists and carries the content, listed before others.
+    taken = publish.version_name(first.digest) + "-r2"
+    fake.add_version(pid, taken, original["description"], original["pipeline_spec"])
+    rewrite(project, "alpha", pipeline_source("alpha", description="Loads, described anew."))
+    assert deploy(fake, project, ["alpha"]).results[0].status == "new-version"
+    rewrite(project, "alpha", pipeline_source("alpha"))
+    fake.reset_log()
+    summary = deploy(fake, project, ["alpha"])
+    assert statuses(summary) == {"alpha": "restored"}
+    assert summary.results[0].version == publish.version_name(first.digest) + "-r3"
+    assert fake.versions_of("alpha")[-1]["name"] == summary.results[0].version
+    assert len(fake.writes) == 1
+    fake.reset_log()
+    assert statuses(deploy(fake, project, ["alpha"])) == {"alpha": "unchanged"}
+    assert fake.writes == []

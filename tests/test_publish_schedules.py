@@ -1,6 +1,7 @@
 """Recurring runs from schedules.yaml, reconciled by deploy; and `pipelines submit`."""
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -11,7 +12,7 @@ from kfp_gcp.services.kfp import schedules
 from kfp_gcp.services.project import Project, select
 from tests.conftest import REPO
 from tests.fake_kfp import FakeKfp, _public
-from tests.test_publish import SCHEDULES, deploy, pipeline_source
+from tests.test_publish import SCHEDULES, deploy, pipeline_source, rewrite
 
 
 @pytest.fixture
@@ -158,3 +159,185 @@ def test_fake_answers_use_the_json_keys_of_the_kfp_server_api_models(fake, proje
             assert set(_public(item)) <= set(model.attribute_map.values()), model
     page = fake._page([], {}, "recurringRuns")
     assert set(page) <= set(m.V2beta1ListRecurringRunsResponse.attribute_map.values())
+
+
+def write_schedules(project, name, text):
+    (project.root / f"pipelines/{name}/schedules.yaml").write_text(text)
+
+
+def write_verbs(fake):
+    return [w.path.rsplit("/", 1)[-1].split(":")[-1] for w in fake.writes]
+
+
+def test_enabled_false_creates_the_run_paused_and_toggling_it_changes_only_its_mode(fake, project):
+    paused = SCHEDULES.format(cron="0 0 2 * * *") + "    enabled: false\n"
+    write_schedules(project, "alpha", paused)
+    (created,) = deploy(fake, project).results[0].schedules
+    assert (created.status, created.writes) == ("created", 2)  # its experiment, the run
+    (run,) = fake.recurring.values()
+    assert run["mode"] == "DISABLE"
+    assert "enable" not in write_verbs(fake)
+
+    for enabled, status, verb in [("true", "enabled", "enable"), ("false", "disabled", "disable")]:
+        write_schedules(project, "alpha", paused.replace("false", enabled))
+        fake.reset_log()
+        (result,) = deploy(fake, project).results[0].schedules
+        assert (result.status, result.writes) == (status, 1)
+        assert result.recurring_run == created.recurring_run  # the same run, not replaced
+        assert write_verbs(fake) == [verb]
+        assert run["mode"] == ("ENABLE" if enabled == "true" else "DISABLE")
+    fake.reset_log()
+    (result,) = deploy(fake, project).results[0].schedules
+    assert (result.status, result.writes) == ("unchanged", 0)
+    assert fake.writes == []
+    assert len(fake.recurring) == 1
+
+
+def test_a_changed_schedule_costs_three_writes_and_the_summary_says_so(fake, project):
+    deploy(fake, project)
+    write_schedules(project, "alpha", SCHEDULES.format(cron="0 30 3 * * *"))
+    fake.reset_log()
+    summary = deploy(fake, project)
+    (result,) = summary.results[0].schedules
+    assert (summary.results[0].status, summary.results[0].writes) == ("unchanged", 0)
+    assert (result.status, result.writes) == ("replaced", 3)
+    assert summary.writes == 3 == len(fake.writes)
+    assert summary.retries == 0
+
+
+def test_descriptor_and_every_schedules_are_sent_as_written(fake, project):
+    write_schedules(
+        project,
+        "alpha",
+        "schedules:\n  - {name: daily, cron: '  @daily '}\n"
+        "  - {name: often, cron: '@every 1h30m'}\n"
+        "  - {name: spaced, cron: '0  0 2 * *   sun'}\n",
+    )
+    summary = deploy(fake, project)
+    assert [s.status for s in summary.results[0].schedules] == ["created"] * 3
+    crons = {r["display_name"].split("@")[0]: r["trigger"] for r in fake.recurring.values()}
+    assert crons == {
+        "alpha/daily": {"cron_schedule": {"cron": "@daily"}},
+        "alpha/often": {"cron_schedule": {"cron": "@every 1h30m"}},
+        "alpha/spaced": {"cron_schedule": {"cron": "0 0 2 * * sun"}},
+    }
+    assert len(fake.enabled()) == 3
+
+
+@pytest.mark.parametrize(
+    ("cron", "words"),
+    [
+        ("@every 500ms", "at least 1s"),
+        ("@every 0.9s", "at least 1s"),
+        ("@every 1h30", "at least 1s such as 30m"),
+        ("@often", "unknown descriptor '@often'"),
+        ("0 2 * * *", "write '0 0 2 * * *'"),
+        ("0 0 2 * *", "write '0 0 0 2 * *'"),
+        ("0 0 2", "six space-separated fields"),
+        ("0 0 2 * * 1/x", "day of week '1/x': the step must be a whole number"),
+        ("0 0 2 * * MON-SUNDAY", "'MON-SUNDAY': not a number or name (allowed: 0-6 or SUN-SAT"),
+        ("0 0 2 * * 5-1", "the range runs backwards"),
+        ("0 0 2 0 * *", "day of month '0': out of range (allowed: 1-31,"),
+        ("0 0 2 * 1,13 *", "month '13': out of range (allowed: 1-12 or JAN-DEC"),
+        ("0 0 x * * *", "hours 'x': not a number (allowed: 0-23, *"),
+    ],
+)  # fmt: skip
+def test_a_cron_kfp_would_refuse_or_misread_says_what_to_write(cron, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        schedules.check_cron(cron)
+
+
+@pytest.mark.parametrize(
+    "cron",
+    ["@every 1s", "@every 1.5h", "0 0 2 * JAN-mar ?", "0 0 2 1-31/2 * *", "59 59 23 31 12 6"],
+)
+def test_crons_at_the_edges_of_what_kfp_accepts_pass(cron):
+    assert schedules.check_cron(cron) == cron
+
+
+REQUIRED = """\
+from kfp import dsl
+
+from components.load_dataset.component import load_dataset
+
+
+@dsl.pipeline(name="alpha")
+def alpha(dataset: str, rows: int = 5) -> None:
+    load_dataset(name=dataset)
+"""
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ("{}", "schedule 'nightly': missing required dataset"),
+        ("{rows: 3}", "schedule 'nightly': missing required dataset"),
+        (
+            "{datset: iris}",
+            "schedule 'nightly': unknown parameters datset; missing required dataset",
+        ),
+        ("{dataset: iris, size: 1}", "schedule 'nightly': unknown parameters size"),
+    ],
+)
+def test_a_schedule_must_give_every_required_parameter_and_only_known_ones(
+    make_project, parameters, message
+):
+    project = make_project({"alpha": REQUIRED})
+    write_schedules(
+        project,
+        "alpha",
+        f"schedules:\n  - {{name: nightly, cron: '@daily', parameters: {parameters}}}\n",
+    )
+    from kfp_gcp.services.kfp import publish
+
+    with pytest.raises(ConfigError) as error:
+        publish.prepare(project, select(project, "pipeline"))
+    assert error.value.message == f"pipelines/alpha/schedules.yaml: {message}"
+    assert error.value.hint == "the pipeline's parameters are: dataset, rows"
+
+
+def test_a_schedule_with_the_required_parameter_is_accepted(make_project):
+    project = make_project({"alpha": REQUIRED})
+    write_schedules(
+        project,
+        "alpha",
+        "schedules:\n  - {name: nightly, cron: '@daily', parameters: {dataset: iris}}\n",
+    )
+    from kfp_gcp.services.kfp import publish
+
+    (compiled,) = publish.prepare(project, select(project, "pipeline"))
+    assert [(s.name, s.parameters) for s in compiled.schedules] == [
+        ("nightly", {"dataset": "iris"})
+    ]
+
+
+def test_deploying_one_pipeline_leaves_other_pipelines_recurring_runs_alone(fake, make_project):
+    # "sales" is a substring of "presales": the server's name filter matches both.
+    project = make_project(
+        {
+            "alpha": pipeline_source("alpha", display="sales"),
+            "beta": pipeline_source("beta", display="presales"),
+            "gamma": pipeline_source("gamma"),  # no schedules at all
+        }
+    )
+    for name in ("alpha", "beta"):
+        write_schedules(project, name, SCHEDULES.format(cron="0 0 2 * * *"))
+    deploy(fake, project, full=True)
+    before = {r["display_name"]: r["recurring_run_id"] for r in fake.recurring.values()}
+    presales = next(rid for name, rid in before.items() if name.startswith("presales/"))
+
+    write_schedules(project, "alpha", SCHEDULES.format(cron="0 0 3 * * *"))
+    rewrite(project, "gamma", pipeline_source("gamma", description="gamma changed"))
+    fake.reset_log()
+    summary = deploy(fake, project, full=True)
+    found = {r.pipeline: [s.status for s in r.schedules] for r in summary.results}
+    assert found == {"sales": ["replaced"], "presales": ["unchanged"], "gamma": []}
+    assert summary.removed == []
+    assert not any(presales in w.path for w in fake.writes)
+    assert sorted(n.split("@")[0] for n in fake.enabled()) == ["presales/nightly", "sales/nightly"]
+    assert summary.writes == 4  # gamma's version; sales: create, disable, enable
+
+    fake.reset_log()
+    only = deploy(fake, project, names=["gamma"])
+    assert only.results[0].schedules == []
+    assert fake.writes == []

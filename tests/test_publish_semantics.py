@@ -731,3 +731,70 @@ def test_a_dry_run_labels_a_changed_schedule_alike_whether_or_not_its_pipeline_c
     assert summary.results[1].schedules[0].recurring_run.startswith("beta/nightly@")
     assert fake.writes == []
     assert summary.writes == 0
+
+
+def test_an_upload_version_whose_answer_is_lost_is_confirmed_by_its_exact_name(fake, project):
+    deploy(fake, project)
+    rewrite(project, "alpha", pipeline_source("alpha", description="Loads, changed."))
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    name = publish.version_name(alpha.digest)
+    pid = fake.pipeline_named("alpha")["pipeline_id"]
+    # Made by hand earlier: its name contains ours, so the lookup by name lists it too.
+    fake.add_version(pid, f"{name}-copy", "copied by hand", {})
+    upload = BASE + "pipelines/upload_version"
+    # The version is stored, but the answer comes after the client's read timeout; the
+    # retry is then a 409, and deploy checks that the version of that name is its own.
+    fake.faults = [Fault(status=0, methods=frozenset({"POST"}), path=upload, delay=1.0, after=True)]
+    fake.reset_log()
+    summary = publish.deploy(api_for(fake, read_timeout_s=0.3), project, [alpha])
+    (result,) = summary.results
+    assert result.status == "new-version", result.error
+    (ours,) = [v for v in fake.versions.values() if v["name"] == name]
+    assert result.version_id == ours["pipeline_version_id"]
+    uploads = [w for w in fake.writes if w.path == upload]
+    assert len(uploads) == 2
+    assert uploads[1].status == 409  # (the first is still waiting to answer)
+    assert summary.retries == 1
+    # The recurring run points at that version.
+    (enabled,) = [r for r in fake.recurring.values() if r["mode"] == "ENABLE"]
+    assert enabled["pipeline_version_reference"]["pipeline_version_id"] == result.version_id
+
+
+def test_git_metadata_is_read_from_the_checkout(project):
+    assert publish.git_info(project.root) == publish.GitInfo()  # not a checkout: unknown
+    (project.root / ".gitignore").write_text("build/\n__pycache__/\n")
+    git(project.root, "init", "-q", "-b", "main")
+    head = commit_all(project.root, "first")
+    clean = publish.git_info(project.root)
+    assert clean == publish.GitInfo(commit=head, author="T <t@example.com>")
+    (project.root / "README.md").write_text(
+        "not a pipeline\n"
+    )  # outside pipelines/ and components/
+    assert publish.git_info(project.root).dirty is False
+    (project.root / "pipelines/alpha/pipeline.py").write_text(pipeline_source("alpha", "Edited"))
+    dirty = publish.git_info(project.root)
+    assert dirty.dirty is True
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    description = publish.describe(alpha, dirty)
+    assert f"\ncommit: {head} + uncommitted changes\n" in description
+    assert "\nauthor: T <t@example.com>\n" in description
+    assert publish.recorded_commit(description) == head
+
+
+def test_history_tells_ancestors_from_other_branches_and_unknown_commits(project):
+    (project.root / ".gitignore").write_text("build/\n__pycache__/\n")
+    git(project.root, "init", "-q", "-b", "main")
+    first = commit_all(project.root, "first")
+    git(project.root, "checkout", "-q", "-b", "other")
+    (project.root / "other.txt").write_text("x\n")
+    other = commit_all(project.root, "on another branch")
+    git(project.root, "checkout", "-q", "main")
+    (project.root / "main.txt").write_text("y\n")
+    head = commit_all(project.root, "second")
+    history = publish.History(project.root, publish.git_info(project.root))
+    assert history.contains(head) is True
+    assert history.contains(first) is True
+    assert history.contains(other) is False
+    assert history.contains("0" * 40) is None  # not in this clone
+    shallow = publish.History(project.root, publish.GitInfo(commit=head, shallow=True))
+    assert shallow.contains(other) is None  # a shallow clone cannot say "not an ancestor"

@@ -88,7 +88,11 @@ TARGETS = [
             "tests/test_fake_kfp.py",
         ],
     ),
-    Target("kfp/auth.py", "kfp_gcp.services.kfp.auth", ["tests/test_publish_auth.py"]),
+    Target(
+        "kfp/auth.py",
+        "kfp_gcp.services.kfp.auth",
+        ["tests/test_kfp_auth.py", "tests/test_publish_auth.py"],
+    ),
     Target(
         "infra/terraform.py (destroy guard)",
         "kfp_gcp.services.infra.terraform",

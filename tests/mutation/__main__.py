@@ -102,7 +102,7 @@ TARGETS = [
     Target(
         "cluster/deploy.py (apply path)",
         "kfp_gcp.services.cluster.deploy",
-        ["tests/test_deploy.py"],
+        ["tests/test_cluster_access.py", "tests/test_deploy.py"],
         scope={
             "MYSQL_SECRET",
             "OBJECT_STORE_SECRET",
@@ -121,7 +121,12 @@ TARGETS = [
     Target(
         "cluster/access.py",
         "kfp_gcp.services.cluster.access",
-        ["tests/test_deploy.py", "tests/test_tool_errors.py", "tests/test_hints.py"],
+        [
+            "tests/test_cluster_access.py",
+            "tests/test_deploy.py",
+            "tests/test_tool_errors.py",
+            "tests/test_hints.py",
+        ],
     ),
 ]
 

@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import dataclasses
 import hashlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import json
@@ -32,6 +33,7 @@ import signal
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -281,8 +283,6 @@ def _fork(body: Any, log: Path | None) -> int:
         os.environ.update(CHILD_ENV)
         code = int(body())
     except BaseException:  # a child never returns into the parent's loop
-        import traceback
-
         traceback.print_exc()
     finally:
         sys.stdout.flush()
@@ -387,12 +387,15 @@ def run_target(
     timeout_factor: float,
     log_dir: Path,
     progress: Any,
+    save: Any,
 ) -> dict[str, Outcome]:
+    """Run `mutants`; `save(results)` is called now and then, so that a stopped run resumes."""
     source = target.path.read_text(encoding="utf-8")
     results: dict[str, Outcome] = {}
-    running: dict[int, tuple[Mutant, float, float, int]] = {}
+    running: dict[int, tuple[Mutant, float, float, int, Path]] = {}
     queue = list(mutants)
-    started = time.monotonic()
+    started = last_save = time.monotonic()
+    slots = [log_dir / f"mutant-{n}.log" for n in range(jobs)]
 
     def launch(mutant: Mutant) -> None:
         tests = tests_for(mutant, coverage)
@@ -404,23 +407,28 @@ def run_target(
 
         def body() -> int:
             sys.meta_path.insert(0, _MutantFinder(target.module, code))
+            try:
+                importlib.import_module(target.module)
+            except Exception:
+                traceback.print_exc()
+                return NO_IMPORT
             return int(pytest.main([*PYTEST_ARGS, *tests], plugins=[_Order(tests)]))
 
         budget = 20 + timeout_factor * sum(coverage.durations[t] for t in tests)
-        log = log_dir / "last-mutant.log" if jobs == 1 else None
+        log = next(s for s in slots if s not in {r[4] for r in running.values()})
         pid = _fork(body, log)
-        running[pid] = (mutant, time.monotonic(), budget, len(tests))
+        running[pid] = (mutant, time.monotonic(), budget, len(tests), log)
 
     while queue or running:
         while queue and len(running) < jobs:
             launch(queue.pop(0))
         finished = []
-        for pid, (mutant, start, budget, count) in running.items():
+        for pid, (mutant, start, budget, count, log) in running.items():
             done, status = os.waitpid(pid, os.WNOHANG)
             elapsed = time.monotonic() - start
             if done:
                 code = os.waitstatus_to_exitcode(status)
-                results[mutant.id] = Outcome(_status_of(code, mutant), elapsed, count)
+                results[mutant.id] = Outcome(_status_of(code, mutant, log), elapsed, count)
                 finished.append(pid)
             elif elapsed > budget:
                 _kill(pid)
@@ -429,19 +437,27 @@ def run_target(
         for pid in finished:
             del running[pid]
             progress(target, results, len(mutants), time.monotonic() - started)
+        if time.monotonic() - last_save > 60:
+            save(results)
+            last_save = time.monotonic()
         if not finished:
             time.sleep(0.05)
     return results
 
 
-def _status_of(code: int, mutant: Mutant) -> str:
-    # pytest: 0 all passed, 1 a test failed, 2 interrupted (a collection error: the
-    # mutated module does not import); 3-5 are pytest's own trouble, not the mutant's.
+NO_IMPORT = 10  # the child's exit code when the mutated module does not import
+
+
+def _status_of(code: int, mutant: Mutant, log: Path) -> str:
+    # pytest: 0 all passed, 1 a test failed, 2 interrupted by a collection error; 4 (usage)
+    # when a test module failed to import, so the test ids given are not found.
     if code == 0:
         return "survived"
-    if code in (1, 2):
+    if code in (1, 2, NO_IMPORT):
         return "killed"
-    raise SystemExit(f"{mutant.id}: pytest exited {code} (see build/mutation/last-mutant.log)")
+    if code == 4 and "ERROR collecting" in log.read_text(encoding="utf-8", errors="replace"):
+        return "killed"
+    raise SystemExit(f"{mutant.id}: pytest exited {code} (see {log})")
 
 
 def _slug(name: str) -> str:
@@ -586,23 +602,21 @@ def main(argv: list[str] | None = None) -> int:
         todo = [m for m in mutants[target.name] if m.id not in kept]
         print(f"{target.name}: {len(mutants[target.name])} mutants, {len(todo)} to run", flush=True)
         results = dict(kept)
+
+        def save(
+            new: dict[str, Outcome], cache_file: Path = cache_file, old: dict[str, Outcome] = kept
+        ) -> None:
+            done = {k: dataclasses.asdict(v) for k, v in {**old, **new}.items()}
+            data = {"fingerprint": stamp, "results": done}
+            cache_file.write_text(json.dumps(data, indent=1), encoding="utf-8")
+
         if todo:
             coverage = measure(target, CACHE)
             if coverage.failed:
                 print(f"  left out, failing without any mutant: {', '.join(coverage.failed)}")
-            results.update(
-                run_target(target, todo, coverage, args.jobs, args.timeout_factor, CACHE, print_)
-            )
-            cache_file.write_text(
-                json.dumps(
-                    {
-                        "fingerprint": stamp,
-                        "results": {k: dataclasses.asdict(v) for k, v in results.items()},
-                    },
-                    indent=1,
-                ),
-                encoding="utf-8",
-            )
+            jobs, factor = args.jobs, args.timeout_factor
+            results.update(run_target(target, todo, coverage, jobs, factor, CACHE, print_, save))
+            save(results)
         rows.append(summarise(target, mutants[target.name], results, listed))
 
     print()

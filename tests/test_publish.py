@@ -1,6 +1,8 @@
 """`pipelines deploy`: the scenarios of issue 5 against tests/fake_kfp.py (a local server
 shaped like KFP's v2beta1 API), through the real kfp SDK client."""
 
+import dataclasses
+import hashlib
 import json
 import shutil
 
@@ -273,6 +275,14 @@ def test_content_digest_ignores_comments_key_order_and_sdk_version():
     assert publish.content_digest(a) != publish.content_digest(c)
 
 
+def test_the_content_digest_is_the_sha256_of_compact_sorted_utf8_json():
+    # The definition must not move between kfp-gcp releases: every digest already in a
+    # KFP description would stop matching, and every pipeline would be uploaded again.
+    text = "# header\nsdkVersion: kfp-2.17.3\nroot: {b: [1, 2], a: é}\n---\n---\nplatforms: {}\n"
+    canonical = '[{"root":{"a":"é","b":[1,2]}},{"platforms":{}}]'
+    assert publish.content_digest(text) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def test_repository_pipelines_hash_the_same_on_every_compile(repo, tmp_path):
     from kfp_gcp.services.pipelines.compiler import compile_all
     from kfp_gcp.services.project import select
@@ -358,6 +368,7 @@ def test_summary_totals_are_exact_after_a_first_deploy_and_a_changed_one(fake, p
     assert summary.writes == 4 == len(fake.writes)
     assert summary.retries == 0
     version = summary.results[0].version
+    assert version == "v-" + summary.results[0].digest[:12]
     assert lines[1:] == [
         f"[1/2] alpha: new-version {version} (4 writes)",
         f"[2/2] {beta}: unchanged {beta}",
@@ -369,15 +380,16 @@ def test_two_pipelines_with_the_same_name_in_kfp_are_refused_before_any_request(
         {
             "alpha": pipeline_source("alpha", display="Sales"),
             "beta": pipeline_source("beta", display="sales"),  # KFP ignores case
-            "gamma": pipeline_source("gamma", display="Sälés"),  # and accents
-            "delta": pipeline_source("delta", display="Delta"),
+            "gamma": pipeline_source("gamma", display="Report"),
+            "delta": pipeline_source("delta", display="Rêport"),  # and accents
+            "epsilon": pipeline_source("epsilon", display="Reports"),
         }
     )
     with pytest.raises(CompileError) as error:
         deploy(fake, project)
     assert error.value.message.endswith(
         "several pipelines would have the same name in KFP (it ignores case and accents): "
-        "'Sales', 'sales', 'Sälés'"
+        "'Sales', 'sales'; 'Rêport', 'Report'"
     )
     assert fake.log == []
 
@@ -399,13 +411,26 @@ def test_a_name_longer_than_kfp_keeps_is_refused_before_any_request(fake, make_p
 
 def test_a_kfp_pipeline_whose_name_differs_only_in_case_fails_that_pipeline_alone(fake, project):
     fake.add_pipeline("ALPHA", "made by hand", "", {"pipelineInfo": {"name": "ALPHA"}})
-    summary = deploy(fake, project)
+    summary, lines = deploy_with_progress(fake, project)
     alpha, beta = summary.results
-    assert alpha.status == "failed"
-    assert alpha.error == (
+    error = (
         "upload of 'alpha' conflicted, yet no pipeline has exactly this name in namespace "
         "'kubeflow'"
     )
+    assert dataclasses.asdict(alpha) == {  # what --output json shows for it
+        "pipeline": "alpha",
+        "status": "failed",
+        "version": "",
+        "digest": alpha.digest,
+        "pipeline_id": "",
+        "version_id": "",
+        "writes": 0,
+        "error": error,
+        "note": "",
+        "schedules": [],
+    }
+    assert len(alpha.digest) == 64
+    assert lines[1] == f"[1/2] alpha: failed: {error}"
     assert beta.status == "created"
     with pytest.raises(PublishError, match="1 of 2 pipelines failed: alpha: upload of"):
         publish.require_success(summary)
@@ -430,3 +455,35 @@ def test_a_second_revert_uploads_the_next_free_r_number(fake, project):
     fake.reset_log()
     assert statuses(deploy(fake, project, ["alpha"])) == {"alpha": "unchanged"}
     assert fake.writes == []
+
+
+def test_every_failed_compile_is_named_and_nothing_after_the_first_is_compared(fake, make_project):
+    project = make_project({n: pipeline_source(n) for n in ("alpha", "beta", "gamma")})
+    deploy(fake, project)
+    for name in ("alpha", "gamma"):
+        rewrite(project, name, "from kfp import dsl\nraise ValueError('broken')\n")
+    fake.reset_log()
+    with pytest.raises(CompileError) as error:
+        deploy(fake, project)
+    assert error.value.message.startswith("2 of 3 pipelines failed, nothing was published: ")
+    assert "pipelines/alpha/pipeline.py" in error.value.message
+    assert "pipelines/gamma/pipeline.py" in error.value.message
+    # beta compiled after alpha failed: its versions were not read.
+    assert not [r for r in fake.log if r.path.endswith("/versions")]
+    assert fake.writes == []
+
+
+@pytest.mark.parametrize(
+    ("description", "commit"),
+    [
+        (None, None),
+        ("", None),
+        ("commit: " + "a" * 40, None),  # not published by kfp-gcp
+        (f"content-sha256: {'0' * 64}\ncommit: {'a' * 40}\n", "a" * 40),
+        (f"content-sha256: {'0' * 64}\ncommit: {'a' * 40} + uncommitted changes", "a" * 40),
+        (f"content-sha256: {'0' * 64}\ncommit: unknown\n", "unknown"),
+        (f"content-sha256: {'0' * 64}\ncommit: {'a' * 39}\n", None),
+    ],
+)
+def test_the_recorded_commit_is_read_only_from_what_kfp_gcp_published(description, commit):
+    assert publish.recorded_commit(description) == commit

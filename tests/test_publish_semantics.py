@@ -264,6 +264,7 @@ def test_a_removed_pipeline_has_its_schedules_disabled_on_a_full_deploy(fake, ma
     assert (removed.pipeline, removed.schedule, removed.status) == ("beta", "nightly", "removed")
     assert "no longer in the repository" in removed.reason
     assert removed.writes == 1
+    assert summary.writes == 1
     assert [r.split("/")[0] for r in fake.enabled()] == ["alpha"]
     assert len(fake.recurring) == 2  # disabled, not deleted
     fake.reset_log()
@@ -760,17 +761,24 @@ def test_an_upload_version_whose_answer_is_lost_is_confirmed_by_its_exact_name(f
     assert enabled["pipeline_version_reference"]["pipeline_version_id"] == result.version_id
 
 
-def test_git_metadata_is_read_from_the_checkout(project):
-    assert publish.git_info(project.root) == publish.GitInfo()  # not a checkout: unknown
+def test_git_metadata_is_read_from_the_checkout(project, monkeypatch):
+    outside = publish.git_info(project.root)  # not a checkout: unknown
+    assert outside == publish.GitInfo()
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    assert "\ncommit: unknown\nauthor: unknown\n" in publish.describe(alpha, outside)
+    with monkeypatch.context() as without_git:
+        without_git.setenv("PATH", str(project.root))
+        assert publish.git_info(project.root) == publish.GitInfo()
     (project.root / ".gitignore").write_text("build/\n__pycache__/\n")
     git(project.root, "init", "-q", "-b", "main")
     head = commit_all(project.root, "first")
     clean = publish.git_info(project.root)
     assert clean == publish.GitInfo(commit=head, author="T <t@example.com>")
-    (project.root / "README.md").write_text(
-        "not a pipeline\n"
-    )  # outside pipelines/ and components/
+    (project.root / "README.md").write_text("not a pipeline\n")  # not pipelines/, components/
     assert publish.git_info(project.root).dirty is False
+    (project.root / "components/new.py").write_text("x = 1\n")
+    assert publish.git_info(project.root).dirty is True
+    (project.root / "components/new.py").unlink()
     (project.root / "pipelines/alpha/pipeline.py").write_text(pipeline_source("alpha", "Edited"))
     dirty = publish.git_info(project.root)
     assert dirty.dirty is True

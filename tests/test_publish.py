@@ -355,7 +355,9 @@ def test_summary_totals_are_exact_after_a_first_deploy_and_a_changed_one(fake, p
     assert summary.writes == 5 == len([w for w in fake.writes if w.status == 200])
     assert summary.retries == 3
     assert summary.requests == len(fake.log)
-    assert lines[1:] == [
+    assert [r.note for r in summary.results] == ["", ""]  # nothing to point out
+    assert lines == [
+        "2 pipelines compiled and compared: 2 to publish",
         "[1/2] alpha: created alpha (4 writes)",
         f"[2/2] {beta}: created {beta} (1 write)",
     ]
@@ -369,7 +371,8 @@ def test_summary_totals_are_exact_after_a_first_deploy_and_a_changed_one(fake, p
     assert summary.retries == 0
     version = summary.results[0].version
     assert version == "v-" + summary.results[0].digest[:12]
-    assert lines[1:] == [
+    assert lines == [
+        "2 pipelines compiled and compared: 1 to publish",
         f"[1/2] alpha: new-version {version} (4 writes)",
         f"[2/2] {beta}: unchanged {beta}",
     ]
@@ -487,3 +490,83 @@ def test_every_failed_compile_is_named_and_nothing_after_the_first_is_compared(f
 )
 def test_the_recorded_commit_is_read_only_from_what_kfp_gcp_published(description, commit):
     assert publish.recorded_commit(description) == commit
+
+
+def test_a_pipeline_created_meanwhile_with_other_content_gets_this_content_as_a_version(
+    fake, project
+):
+    from kfp_gcp.services.project import select
+
+    (alpha,) = publish.prepare(project, select(project, "pipeline", ["alpha"]))
+
+    def rival(path, query):  # another branch's deploy creates it first, with its content
+        if path.endswith("/pipelines/upload") and not fake.pipelines:
+            fake.add_pipeline("alpha", "content-sha256: " + "0" * 64, "kubeflow", {})
+
+    fake.before_write = rival
+    summary = publish.deploy(api_for(fake), project, [alpha])
+    (result,) = summary.results
+    assert (result.status, result.version) == ("created", publish.version_name(alpha.digest))
+    versions = fake.versions_of("alpha")
+    assert [v["name"] for v in versions] == ["alpha", result.version]
+    assert result.version_id == versions[-1]["pipeline_version_id"]
+    assert [w.status for w in fake.writes] == [409, 200]
+
+
+def test_by_default_a_deploy_leaves_pipelines_it_was_not_given_alone(fake, make_project):
+    from kfp_gcp.services.project import select
+
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    deploy(fake, project, full=True)
+    alpha = publish.prepare(project, select(project, "pipeline", ["alpha"]))
+    fake.reset_log()
+    summary = publish.deploy(api_for(fake), project, alpha)  # not told it is the whole repo
+    assert summary.removed == []
+    assert fake.writes == []
+    assert len(fake.enabled()) == 1
+
+
+def test_a_recurring_run_that_cannot_be_disabled_fails_the_deploy_by_name(fake, make_project):
+    import shutil as sh
+
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    deploy(fake, project, full=True)
+    sh.rmtree(project.root / "pipelines/beta")
+    (run_id,) = fake.recurring
+    fake.faults = [Fault(status=400, count=1, methods=frozenset({"POST"}), path=":disable")]
+    summary = deploy(fake, project, full=True)
+    (removed,) = summary.removed
+    assert removed.status == "failed"
+    error = f"schedules: disable recurring run {run_id}: KFP answered 400 (fault)"
+    assert removed.error == error
+    with pytest.raises(PublishError) as failure:
+        publish.require_success(summary)
+    assert failure.value.message == f"0 of 1 pipelines failed; {error}"
+    assert fake.enabled() == [fake.recurring[run_id]["display_name"]]  # still on: say so
+
+
+def test_an_unreachable_kfp_stops_the_compiling(socket_enabled, make_project):
+    import socket
+    import time as clock
+
+    project = make_project({n: pipeline_source(n) for n in ("alpha", "beta", "gamma")})
+    from kfp_gcp.services.project import select
+
+    compiled = publish.prepare(project, select(project, "pipeline"))
+    pulled = []
+
+    def slowly():  # as compile_stream yields: one at a time, a while apart
+        for item in compiled:
+            pulled.append(item.name)
+            yield item
+            clock.sleep(0.2)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    api = KfpApi(url, "kubeflow", policy=RetryPolicy(probe_deadline_s=0.0))
+    with pytest.raises(PublishError, match="nothing answers at"):
+        publish.deploy(api, project, slowly())
+    assert pulled == ["alpha", "beta"]  # gamma was never compiled

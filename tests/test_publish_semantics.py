@@ -723,6 +723,7 @@ def test_a_dry_run_labels_a_changed_schedule_alike_whether_or_not_its_pipeline_c
     (project.root / "pipelines/gamma/schedules.yaml").write_text(SCHEDULES.format(cron="@hourly"))
     fake.reset_log()
     summary = deploy(fake, project, dry_run=True)
+    assert summary.results[0].pipeline_id == fake.pipeline_named("alpha")["pipeline_id"]
     found = {r.pipeline: (r.status, r.schedules[0].status) for r in summary.results}
     assert found == {
         "alpha": ("would-new-version", "would-replaced"),  # no version yet to point at
@@ -806,3 +807,61 @@ def test_history_tells_ancestors_from_other_branches_and_unknown_commits(project
     assert history.contains("0" * 40) is None  # not in this clone
     shallow = publish.History(project.root, publish.GitInfo(commit=head, shallow=True))
     assert shallow.contains(other) is None  # a shallow clone cannot say "not an ancestor"
+
+
+class Newest:
+    """A version as the SDK lists it: its name and description."""
+
+    def __init__(self, description, name="v-0123456789ab"):
+        self.name, self.description = name, description
+
+
+class KnownCommits:
+    """History's answers without a clone: which commits HEAD contains (None: unknown)."""
+
+    def __init__(self, head="b" * 40, answers=None, shallow=False):
+        self.git = publish.GitInfo(commit=head, shallow=shallow)
+        self.answers = answers or {}
+
+    def contains(self, commit):
+        return self.answers.get(commit)
+
+
+PUBLISHED = "content-sha256: " + "0" * 64 + "\ncommit: " + "a" * 40 + "\n"
+WHERE = "its newest version v-0123456789ab was published from commit aaaaaaaaaaaa"
+
+
+@pytest.mark.parametrize(
+    ("description", "history", "reason"),
+    [
+        ("uploaded by hand", KnownCommits(), ""),
+        ("content-sha256: " + "0" * 64 + "\ncommit: unknown\n", KnownCommits(), ""),
+        (PUBLISHED, KnownCommits(answers={"a" * 40: True}), ""),
+        (PUBLISHED, KnownCommits(answers={"a" * 40: False}),
+         f"{WHERE}, which is not an ancestor of HEAD bbbbbbbbbbbb"),
+        (PUBLISHED, KnownCommits(), f"{WHERE}, which this clone does not know"),
+        (PUBLISHED, KnownCommits(shallow=True),
+         f"{WHERE}, which this clone does not know (a shallow clone: fetch the history, e.g. "
+         "fetch-depth: 0)"),
+        (PUBLISHED, KnownCommits(head="unknown"),
+         f"{WHERE}, and this directory is not a git checkout, so that cannot be checked"),
+    ],
+)  # fmt: skip
+def test_replacing_the_newest_version_is_a_rollback_only_when_its_commit_is_not_ours(
+    description, history, reason
+):
+    assert publish._rollback(Newest(description), history) == reason
+
+
+def test_outside_a_checkout_a_version_from_a_commit_is_not_replaced_unless_allowed(fake, project):
+    deploy(fake, project)
+    pid = fake.pipeline_named("alpha")["pipeline_id"]
+    fake.add_version(pid, "v-from-ci", PUBLISHED, {})  # CI published it from a commit
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    fake.reset_log()
+    with pytest.raises(PublishError, match="not a git checkout, so that cannot be checked"):
+        publish.deploy(api_for(fake), project, [alpha])
+    assert fake.writes == []
+    summary = publish.deploy(api_for(fake), project, [alpha], allow_rollback=True)
+    assert summary.results[0].status == "restored"
+    assert summary.results[0].note.startswith("rollback allowed: its newest version v-from-ci")

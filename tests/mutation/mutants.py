@@ -163,15 +163,18 @@ class _Sites(ast.NodeTransformer):
     # Definitions: no annotations, decorators or docstrings.
 
     def _function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-        node.args.defaults = [self.visit(d) for d in node.args.defaults]
-        node.args.kw_defaults = [self.visit(d) if d else d for d in node.args.kw_defaults]
         self.stack.append(node.name)
-        self.function_depth += 1
         try:
-            node.body = self._body(node.body)
+            # Defaults are evaluated where the function is defined (at import, for most).
+            node.args.defaults = [self.visit(d) for d in node.args.defaults]
+            node.args.kw_defaults = [self.visit(d) if d else d for d in node.args.kw_defaults]
+            self.function_depth += 1
+            try:
+                node.body = self._body(node.body)
+            finally:
+                self.function_depth -= 1
         finally:
             self.stack.pop()
-            self.function_depth -= 1
         return node
 
     visit_FunctionDef = _function

@@ -330,12 +330,14 @@ def test_cli_no_domain_mode_asks_for_host(project, tmp_path):
     assert "kfp-gcp ui --env dev" in result.stderr
 
 
-def deploy_with_progress(fake, project, names=None, **policy):
+def deploy_with_progress(fake, project, names=None, full=False, dry_run=False):
     from kfp_gcp.services.project import select
 
     lines = []
     prepared = publish.prepare(project, select(project, "pipeline", names))
-    summary = publish.deploy(api_for(fake, **policy), project, prepared, progress=lines.append)
+    summary = publish.deploy(
+        api_for(fake), project, prepared, full=full, dry_run=dry_run, progress=lines.append
+    )
     return summary, lines
 
 
@@ -536,11 +538,12 @@ def test_a_recurring_run_that_cannot_be_disabled_fails_the_deploy_by_name(fake, 
     sh.rmtree(project.root / "pipelines/beta")
     (run_id,) = fake.recurring
     fake.faults = [Fault(status=400, count=1, methods=frozenset({"POST"}), path=":disable")]
-    summary = deploy(fake, project, full=True)
+    summary, lines = deploy_with_progress(fake, project, full=True)
     (removed,) = summary.removed
     assert removed.status == "failed"
     error = f"schedules: disable recurring run {run_id}: KFP answered 400 (fault)"
     assert removed.error == error
+    assert lines[-1] == f"schedules of removed pipelines: failed ({error})"
     with pytest.raises(PublishError) as failure:
         publish.require_success(summary)
     assert failure.value.message == f"0 of 1 pipelines failed; {error}"

@@ -388,13 +388,15 @@ def test_two_pipelines_with_the_same_name_in_kfp_are_refused_before_any_request(
             "gamma": pipeline_source("gamma", display="Report"),
             "delta": pipeline_source("delta", display="Rêport"),  # and accents
             "epsilon": pipeline_source("epsilon", display="Reports"),
+            "zeta": pipeline_source("zeta", display="Straße"),
+            "eta": pipeline_source("eta", display="Strasse"),  # ß is ss
         }
     )
     with pytest.raises(CompileError) as error:
         deploy(fake, project)
     assert error.value.message.endswith(
         "several pipelines would have the same name in KFP (it ignores case and accents): "
-        "'Sales', 'sales'; 'Rêport', 'Report'"
+        "'Sales', 'sales'; 'Rêport', 'Report'; 'Strasse', 'Straße'"
     )
     assert fake.log == []
 
@@ -573,3 +575,21 @@ def test_an_unreachable_kfp_stops_the_compiling(socket_enabled, make_project):
     with pytest.raises(PublishError, match="nothing answers at"):
         publish.deploy(api, project, slowly())
     assert pulled == ["alpha", "beta"]  # gamma was never compiled
+
+
+def test_a_dry_run_says_which_removed_pipelines_recurring_runs_it_would_disable(fake, make_project):
+    import shutil as sh
+
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    deploy(fake, project, full=True)
+    sh.rmtree(project.root / "pipelines/beta")
+    fake.reset_log()
+    summary, lines = deploy_with_progress(fake, project, full=True, dry_run=True)
+    (removed,) = summary.removed
+    assert (removed.pipeline, removed.status, removed.writes) == ("beta", "would-removed", 0)
+    assert fake.writes == []
+    assert len(fake.enabled()) == 1
+    summary, lines = deploy_with_progress(fake, project, full=True)
+    assert lines[-1] == "beta/nightly: removed (the pipeline is no longer in the repository)"
+    assert fake.enabled() == []

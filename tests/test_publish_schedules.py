@@ -341,3 +341,37 @@ def test_deploying_one_pipeline_leaves_other_pipelines_recurring_runs_alone(fake
     only = deploy(fake, project, names=["gamma"])
     assert only.results[0].schedules == []
     assert fake.writes == []
+
+
+# robfig/cron v1.2.0's names and descriptors, and Go's duration units (time.ParseDuration).
+MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
+
+
+@pytest.mark.parametrize(
+    "cron",
+    [f"0 0 0 1 {m} *" for m in MONTHS]
+    + [f"0 0 0 * * {d.upper()}" for d in DAYS]
+    + ["0 0 0 1 JAN-DEC *", "0 0 0 * * SUN-SAT", "0 0 0 1 1-12 *", "0 0 0 * * 0-6"]
+    + ["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
+    + ["@every 1000000000ns", "@every 1000000us", "@every 1000000µs", "@every 1000ms"]
+    + ["@every 1s", "@every 1m", "@every 1h", "@every 1.5h30m"],
+)
+def test_every_name_descriptor_and_duration_kfp_knows_is_accepted(cron):
+    assert schedules.check_cron(cron) == cron
+
+
+@pytest.mark.parametrize(
+    ("cron", "field"),
+    [
+        ("60 0 0 * * *", "seconds '60'"),
+        ("0 60 0 * * *", "minutes '60'"),
+        ("0 0 24 * * *", "hours '24'"),
+        ("0 0 0 32 * *", "day of month '32'"),
+        ("0 0 0 * 13 *", "month '13'"),
+        ("0 0 0 * * 7", "day of week '7'"),
+    ],
+)
+def test_an_out_of_range_cron_names_its_field(cron, field):
+    with pytest.raises(ValueError, match=f"^{re.escape(field)}: out of range"):
+        schedules.check_cron(cron)

@@ -1,5 +1,6 @@
 """Recurring runs from schedules.yaml, reconciled by deploy; and `pipelines submit`."""
 
+import dataclasses
 import json
 import re
 
@@ -173,7 +174,15 @@ def test_enabled_false_creates_the_run_paused_and_toggling_it_changes_only_its_m
     paused = SCHEDULES.format(cron="0 0 2 * * *") + "    enabled: false\n"
     write_schedules(project, "alpha", paused)
     (created,) = deploy(fake, project).results[0].schedules
-    assert (created.status, created.writes) == ("created", 2)  # its experiment, the run
+    assert dataclasses.asdict(created) == {  # what --output json shows
+        "pipeline": "alpha",
+        "schedule": "nightly",
+        "status": "created",
+        "recurring_run": created.recurring_run,
+        "writes": 2,  # its experiment, the run
+        "reason": "",
+        "error": "",
+    }
     (run,) = fake.recurring.values()
     assert run["mode"] == "DISABLE"
     assert "enable" not in write_verbs(fake)
@@ -375,3 +384,64 @@ def test_every_name_descriptor_and_duration_kfp_knows_is_accepted(cron):
 def test_an_out_of_range_cron_names_its_field(cron, field):
     with pytest.raises(ValueError, match=f"^{re.escape(field)}: out of range"):
         schedules.check_cron(cron)
+
+
+@pytest.mark.parametrize(
+    ("cron", "words"),
+    [
+        ("@every 999ms", "at least 1s"),
+        ("@every 999999us", "at least 1s"),
+        ("@every 999999µs", "at least 1s"),
+        ("@every 999999999ns", "at least 1s"),
+        ("@every 0.0166m", "at least 1s"),
+        ("0 */0 * * * *", "minutes '*/0': the step must be positive"),
+        ("0 0 x-3 * * *", "hours 'x-3': not a number (allowed"),
+        ("0 0 1-x * * *", "hours '1-x': not a number (allowed"),
+        ("0 0 3-1 * * *", "hours '3-1': the range runs backwards (allowed"),
+    ],
+)
+def test_a_cron_just_outside_what_kfp_accepts_is_refused(cron, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        schedules.check_cron(cron)
+
+
+def test_schedule_file_errors_name_each_field_and_what_was_given(project):
+    from kfp_gcp.services.kfp import publish
+
+    write_schedules(
+        project,
+        "alpha",
+        "schedules:\n  - {name: a, cron: '0 0 2 * * *', max_concurrency: '2'}\n"
+        "  - {name: b, cron: '0 0 2 * * *', enabled: 'no'}\n",
+    )
+    with pytest.raises(ConfigError) as error:
+        publish.prepare(project, select(project, "pipeline"))
+    # Strict: a quoted number or yes/no is not taken for an int or a boolean.
+    assert error.value.message == (
+        "pipelines/alpha/schedules.yaml: "
+        "schedules.0.max_concurrency: Input should be a valid integer (got '2'); "
+        "schedules.1.enabled: Input should be a valid boolean (got 'no')"
+    )
+    assert error.value.hint == "see schemas/schedules.schema.json and docs/publishing.md"
+    write_schedules(project, "alpha", "- {name: a, cron: '@daily'}\n")
+    with pytest.raises(ConfigError) as error:
+        publish.prepare(project, select(project, "pipeline"))
+    # The whole file is the wrong shape; the list it holds is not repeated back.
+    assert error.value.message == (
+        "pipelines/alpha/schedules.yaml: file: Input should be a valid dictionary or instance "
+        "of ScheduleFile"
+    )
+
+
+def test_the_recurring_run_hash_is_sha256_of_compact_sorted_utf8_json():
+    # The definition must not move between kfp-gcp releases: every recurring run in KFP
+    # would look changed, and be replaced, after an upgrade.
+    import hashlib
+
+    schedule = schedules.Schedule(name="n", cron="@daily", parameters={"a": "é"})
+    canonical = (
+        '{"cron":"@daily","experiment":"e","max_concurrency":1,"no_catchup":true,'
+        '"parameters":{"a":"é"},"pipeline_id":"p","version_id":"v"}'
+    )
+    expected = hashlib.sha256(canonical.encode()).hexdigest()[:8]
+    assert schedules.fingerprint(schedule, "p", "v", "e") == expected

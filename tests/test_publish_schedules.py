@@ -394,6 +394,7 @@ def test_an_out_of_range_cron_names_its_field(cron, field):
         ("@every 999999µs", "at least 1s"),
         ("@every 999999999ns", "at least 1s"),
         ("@every 0.0166m", "at least 1s"),
+        ("@every 0.00027775h", "at least 1s"),  # 0.9999 s
         ("0 */0 * * * *", "minutes '*/0': the step must be positive"),
         ("0 0 x-3 * * *", "hours 'x-3': not a number (allowed"),
         ("0 0 1-x * * *", "hours '1-x': not a number (allowed"),

@@ -865,3 +865,29 @@ def test_outside_a_checkout_a_version_from_a_commit_is_not_replaced_unless_allow
     summary = publish.deploy(api_for(fake), project, [alpha], allow_rollback=True)
     assert summary.results[0].status == "restored"
     assert summary.results[0].note.startswith("rollback allowed: its newest version v-from-ci")
+
+
+def test_a_schedule_another_deploy_keeps_changing_fails_after_three_checks(fake, project):
+    deploy(fake, project)
+    schedule(project, "0 0 3 * * *")
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    (old,) = fake.recurring
+    api = api_for(fake)
+    real = api.set_recurring_run_enabled
+    disables = []
+
+    def and_another_deploy_enables_it_again(run_id, enabled):
+        real(run_id, enabled)
+        if not enabled:
+            disables.append(run_id)
+            fake.recurring[run_id]["mode"] = "ENABLE"
+
+    api.set_recurring_run_enabled = and_another_deploy_enables_it_again
+    summary = publish.deploy(api, project, [alpha])
+    (result,) = summary.results
+    assert result.status == "failed"
+    assert result.error == (
+        "schedules: schedule 'nightly' of 'alpha': its recurring runs were still changing "
+        "after 3 checks (another deploy at the same time?)"
+    )
+    assert disables == [old] * 3  # one repair per check, then it stops

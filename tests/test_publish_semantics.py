@@ -193,6 +193,10 @@ def test_a_late_enable_from_a_concurrent_deploy_is_undone_by_its_own_check(fake,
     lock, seen = threading.Lock(), {"create": 0, "enable": 0}
     a_enabling, b_enabling = threading.Event(), threading.Event()
 
+    def both_have_listed():  # each deploy's first read: the managed recurring runs
+        answered = [r for r in fake.log if r.method == "GET" and r.path == RR and r.status]
+        return len(answered) >= 2
+
     def interleave(path, query):
         kind = "create" if path == RR else "enable" if path.endswith(":enable") else ""
         if not kind:
@@ -200,6 +204,11 @@ def test_a_late_enable_from_a_concurrent_deploy_is_undone_by_its_own_check(fake,
         with lock:
             seen[kind] += 1
             n = seen[kind]
+        if kind == "create" and n == 1:  # else B would see A's run and not create its own
+            deadline = time.monotonic() + 10
+            while not both_have_listed():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
         if kind == "create" and n == 2:  # B creates once A has decided to enable its own
             assert a_enabling.wait(10)
         if kind == "enable" and n == 1:  # A's enable lands after B's
@@ -210,6 +219,7 @@ def test_a_late_enable_from_a_concurrent_deploy_is_undone_by_its_own_check(fake,
             b_enabling.set()
 
     fake.before_write = interleave
+    fake.reset_log()
     run_concurrently(*[lambda: publish.deploy(api_for(fake), project, prepared)] * 2)
     assert seen == {"create": 2, "enable": 2}
     assert len(fake.enabled()) == 1

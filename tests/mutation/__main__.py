@@ -557,6 +557,11 @@ def main(argv: list[str] | None = None) -> int:
         "writing tests; a final run is without it)",
     )
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
+    parser.add_argument(
+        "--match",
+        help="run only mutants whose name contains this, again (the log of the last one is "
+        "build/mutation/mutant-0.log)",
+    )
     args = parser.parse_args(argv)
 
     listed = read_equivalent()
@@ -596,7 +601,9 @@ def main(argv: list[str] | None = None) -> int:
             cached = json.loads(cache_file.read_text(encoding="utf-8"))
         same = cached.get("fingerprint") == stamp
         kept = {k: Outcome(**v) for k, v in cached.get("results", {}).items()}
-        if not same:
+        if args.match:  # those again, whatever was kept
+            kept = {k: v for k, v in kept.items() if args.match not in k}
+        elif not same:
             keep = args.survivors_only
             kept = {k: v for k, v in kept.items() if keep and v.status in ("killed", "timeout")}
         todo = [m for m in mutants[target.name] if m.id not in kept]

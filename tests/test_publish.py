@@ -475,9 +475,13 @@ def test_every_failed_compile_is_named_and_nothing_after_the_first_is_compared(f
     assert error.value.message.startswith("2 of 3 pipelines failed, nothing was published: ")
     assert "pipelines/alpha/pipeline.py" in error.value.message
     assert "pipelines/gamma/pipeline.py" in error.value.message
-    # beta compiled after alpha failed: its versions were not read.
-    assert not [r for r in fake.log if r.path.endswith("/versions")]
     assert fake.writes == []
+    # Nothing is handed on for reading once one has failed: beta compiles, but is not read.
+    from kfp_gcp.services.project import select
+
+    stream = publish.compile_stream(project, select(project, "pipeline"))
+    with pytest.raises(CompileError):
+        next(stream)  # alpha fails, so beta is not handed on: the first item is the error
 
 
 @pytest.mark.parametrize(
@@ -544,7 +548,15 @@ def test_a_recurring_run_that_cannot_be_disabled_fails_the_deploy_by_name(fake, 
     (removed,) = summary.removed
     assert removed.status == "failed"
     error = f"schedules: disable recurring run {run_id}: KFP answered 400 (fault)"
-    assert removed.error == error
+    assert dataclasses.asdict(removed) == {
+        "pipeline": "",
+        "schedule": "",
+        "status": "failed",
+        "recurring_run": "",
+        "writes": 0,
+        "reason": "",
+        "error": error,
+    }
     assert lines[-1] == f"schedules of removed pipelines: failed ({error})"
     with pytest.raises(PublishError) as failure:
         publish.require_success(summary)
@@ -554,24 +566,36 @@ def test_a_recurring_run_that_cannot_be_disabled_fails_the_deploy_by_name(fake, 
 
 def test_an_unreachable_kfp_stops_the_compiling(socket_enabled, make_project):
     import socket
+    import threading
     import time as clock
 
-    project = make_project({n: pipeline_source(n) for n in ("alpha", "beta", "gamma")})
     from kfp_gcp.services.project import select
 
+    project = make_project({n: pipeline_source(n) for n in ("alpha", "beta", "gamma")})
     compiled = publish.prepare(project, select(project, "pipeline"))
-    pulled = []
-
-    def slowly():  # as compile_stream yields: one at a time, a while apart
-        for item in compiled:
-            pulled.append(item.name)
-            yield item
-            clock.sleep(0.2)
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}"
     api = KfpApi(url, "kubeflow", policy=RetryPolicy(probe_deadline_s=0.0))
+    probed = threading.Event()
+    probe = api.probe
+
+    def probe_and_tell():
+        try:
+            probe()
+        finally:
+            probed.set()
+
+    api.probe = probe_and_tell
+    pulled = []
+
+    def slowly():  # as compile_stream yields: the next one compiles after the probe failed
+        for item in compiled:
+            pulled.append(item.name)
+            yield item
+            assert probed.wait(10)
+            clock.sleep(0.2)
+
     with pytest.raises(PublishError, match="nothing answers at"):
         publish.deploy(api, project, slowly())
     assert pulled == ["alpha", "beta"]  # gamma was never compiled
@@ -593,3 +617,4 @@ def test_a_dry_run_says_which_removed_pipelines_recurring_runs_it_would_disable(
     summary, lines = deploy_with_progress(fake, project, full=True)
     assert lines[-1] == "beta/nightly: removed (the pipeline is no longer in the repository)"
     assert fake.enabled() == []
+    publish.require_success(summary)  # a removal is a success

@@ -893,11 +893,13 @@ def test_a_schedule_another_deploy_keeps_changing_fails_after_three_checks(fake,
             fake.recurring[run_id]["mode"] = "ENABLE"
 
     api.set_recurring_run_enabled = and_another_deploy_enables_it_again
-    summary = publish.deploy(api, project, [alpha])
+    lines = []
+    summary = publish.deploy(api, project, [alpha], progress=lines.append)
     (result,) = summary.results
     assert result.status == "failed"
     assert result.error == (
         "schedules: schedule 'nightly' of 'alpha': its recurring runs were still changing "
         "after 3 checks (another deploy at the same time?)"
     )
+    assert lines[-1] == f"[1/1] alpha: failed alpha: {result.error}"
     assert disables == [old] * 3  # one repair per check, then it stops

@@ -377,6 +377,7 @@ class Outcome:
     status: str  # killed, survived, timeout, uncovered
     seconds: float
     tests: int
+    by: str = ""  # what killed it: the failing test, or the module not importing
 
 
 def run_target(
@@ -428,7 +429,9 @@ def run_target(
             elapsed = time.monotonic() - start
             if done:
                 code = os.waitstatus_to_exitcode(status)
-                results[mutant.id] = Outcome(_status_of(code, mutant, log), elapsed, count)
+                verdict = _status_of(code, mutant, log)
+                by = _killer(log) if verdict == "killed" else ""
+                results[mutant.id] = Outcome(verdict, elapsed, count, by)
                 finished.append(pid)
             elif elapsed > budget:
                 _kill(pid)
@@ -446,6 +449,14 @@ def run_target(
 
 
 NO_IMPORT = 10  # the child's exit code when the mutated module does not import
+
+
+def _killer(log: Path) -> str:
+    """The first test pytest reports failed or in error, from a child's log."""
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(("FAILED ", "ERROR ")):
+            return line.split(" - ")[0]
+    return "the mutated module does not import"
 
 
 def _status_of(code: int, mutant: Mutant, log: Path) -> str:

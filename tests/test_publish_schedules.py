@@ -446,3 +446,113 @@ def test_the_recurring_run_hash_is_sha256_of_compact_sorted_utf8_json():
     )
     expected = hashlib.sha256(canonical.encode()).hexdigest()[:8]
     assert schedules.fingerprint(schedule, "p", "v", "e") == expected
+
+
+def add_run(fake, name, managed=True, enabled=True):
+    """A recurring run made outside this deploy (by hand, or by another deploy)."""
+    experiment = next(iter(fake.experiments))
+    description = schedules.MANAGED if managed else "made by hand"
+    pipeline = next(iter(fake.pipelines))
+    version = fake.versions_of(fake.pipelines[pipeline]["name"])[-1]["pipeline_version_id"]
+    data = {
+        "display_name": name,
+        "description": description,
+        "max_concurrency": "1",
+        "mode": "ENABLE" if enabled else "DISABLE",
+        "experiment_id": experiment,
+        "pipeline_version_reference": {"pipeline_id": pipeline, "pipeline_version_id": version},
+        "trigger": {"cron_schedule": {"cron": "@daily"}},
+    }
+    with fake.lock:
+        return fake._create_recurring_run(data)
+
+
+def test_a_run_named_like_ours_but_not_managed_is_left_alone(fake, project):
+    deploy(fake, project)
+    (ours,) = fake.recurring.values()
+    lookalike = add_run(fake, ours["display_name"][:-8] + "0badcafe", managed=False)
+    write_schedules(project, "alpha", SCHEDULES.format(cron="0 30 3 * * *"))
+    fake.reset_log()
+    (result,) = deploy(fake, project).results[0].schedules
+    assert result.status == "replaced"
+    assert not any(lookalike["recurring_run_id"] in w.path for w in fake.writes)
+    assert lookalike["mode"] == "ENABLE"
+    assert ours["mode"] == "DISABLE"
+
+
+def test_an_explicit_experiment_equal_to_the_default_changes_nothing(fake, project):
+    deploy(fake, project)
+    write_schedules(
+        project, "alpha", SCHEDULES.format(cron="0 0 2 * * *") + "    experiment: alpha\n"
+    )
+    fake.reset_log()
+    (result,) = deploy(fake, project).results[0].schedules
+    assert (result.status, result.writes) == ("unchanged", 0)
+    assert fake.writes == []
+
+
+def test_duplicates_of_a_run_are_repaired_keeping_the_oldest(fake, project):
+    deploy(fake, project)
+    (ours,) = fake.recurring.values()
+    twins = [add_run(fake, ours["display_name"]) for _ in range(2)]  # a retried create, twice
+    fake.reset_log()
+    (result,) = deploy(fake, project).results[0].schedules
+    assert (result.status, result.writes) == ("repaired", 2)
+    assert [t["mode"] for t in twins] == ["DISABLE", "DISABLE"]
+    assert ours["mode"] == "ENABLE"
+    fake.reset_log()
+    assert deploy(fake, project).results[0].schedules[0].status == "unchanged"
+    assert fake.writes == []
+
+
+def test_the_newest_of_several_concurrent_deploys_wins(fake, project):
+    deploy(fake, project)
+    write_schedules(project, "alpha", SCHEDULES.format(cron="0 30 3 * * *"))
+    later = []
+
+    def two_more_deploys(path, query):  # they create theirs while this one enables its own
+        if path.endswith(":enable") and not later:
+            later.extend(add_run(fake, f"alpha/nightly@{h}") for h in ("0000000b", "0000000c"))
+
+    fake.before_write = two_more_deploys
+    fake.reset_log()
+    (result,) = deploy(fake, project).results[0].schedules
+    newest = later[-1]
+    assert fake.enabled() == [newest["display_name"]]
+    assert result.status == "superseded"
+    # create, disable the old one, enable ours; then ours and the other newcomer off
+    assert result.writes == 5
+    assert len(fake.writes) == 5
+
+
+def test_a_dry_run_of_paused_resumed_and_removed_schedules_writes_nothing(fake, project):
+    write_schedules(
+        project,
+        "alpha",
+        "schedules:\n  - {name: a, cron: '@daily'}\n  - {name: b, cron: '@daily', enabled: false}\n"
+        "  - {name: c, cron: '@hourly'}\n",
+    )
+    deploy(fake, project)
+    write_schedules(
+        project,
+        "alpha",
+        "schedules:\n  - {name: a, cron: '@daily', enabled: false}\n"
+        "  - {name: b, cron: '@daily'}\n",
+    )
+    fake.reset_log()
+    summary = deploy(fake, project, dry_run=True)
+    found = {s.schedule: (s.status, s.writes) for s in summary.results[0].schedules}
+    assert found == {
+        "a": ("would-disabled", 0),
+        "b": ("would-enabled", 0),
+        "c": ("would-removed", 0),
+    }
+    assert fake.writes == []
+    summary = deploy(fake, project)
+    removed = summary.results[0].schedules[-1]
+    assert (removed.schedule, removed.status, removed.writes) == ("c", "removed", 1)
+    assert removed.reason == "no longer in schedules.yaml"
+    fake.reset_log()
+    again = deploy(fake, project).results[0].schedules
+    assert [s.status for s in again] == ["unchanged", "unchanged"]  # c is off: nothing to do
+    assert fake.writes == []

@@ -741,6 +741,7 @@ def test_a_dry_run_labels_a_changed_schedule_alike_whether_or_not_its_pipeline_c
         "gamma": ("would-create", "would-created"),
     }
     assert summary.results[1].schedules[0].recurring_run.startswith("beta/nightly@")
+    assert summary.results[2].schedules[0].recurring_run == ""  # no version yet to name it by
     assert fake.writes == []
     assert summary.writes == 0
 

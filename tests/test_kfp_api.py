@@ -13,14 +13,18 @@ from kfp_server_api import ApiException
 
 from kfp_gcp.errors import PublishError
 from kfp_gcp.services.kfp.api import (
+    CONCURRENCY,
+    PAGE_SIZE,
     AlreadyExists,
     Ambiguous,
     GaveUp,
     KfpApi,
     RetryPolicy,
     _describe_connection_error,
+    server_message,
     unreachable,
 )
+from tests.conftest import REPO
 from tests.fake_kfp import BASE, FakeKfp, Fault
 from tests.test_publish import FakeClock
 
@@ -62,6 +66,7 @@ def test_a_504_burst_is_retried_with_exponential_backoff_until_it_passes(fake):
     assert [(r.attempt, r.delay) for r in retries] == [(1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0)]
     assert {r.reason for r in retries} == {"HTTP 504: fault"}
     assert {r.what for r in retries} == {"list pipelines"}
+    assert {r.note for r in retries} == {""}  # a plain retry: nothing else to say
     assert (api.counters.requests, api.counters.retries) == (5, 4)
 
 
@@ -302,9 +307,9 @@ def test_a_create_that_keeps_failing_gives_up_at_the_deadline_having_written_not
 
 def test_a_substring_filter_matches_percent_and_underscore_as_text(fake):
     api, _clock = make_api(fake.url)
-    for name in ("50%_off/nightly@00000000", "50 x off/nightly@00000000"):
+    for name in ("50%_off/nightly@00000000", "50 x off/nightly@00000000", "50%-off/x@00000000"):
         api.create_recurring_run(recurring_run(api, name))
-    # Unescaped, LIKE '%50%_off%' would match both.
+    # Unescaped, LIKE '%50%_off%' would match all three.
     found = api.recurring_runs("display_name", "50%_off")
     assert [r.display_name for r in found] == ["50%_off/nightly@00000000"]
 
@@ -411,3 +416,55 @@ def test_an_unreachable_host_is_described_by_its_last_failure(host, last, messag
 )  # fmt: skip
 def test_connection_errors_are_described_in_a_few_words(error, words):
     assert _describe_connection_error(error) == words
+
+
+def test_the_policy_is_the_one_docs_publishing_md_describes():
+    doc = " ".join((REPO / "docs/publishing.md").read_text().split())
+    policy = RetryPolicy()
+    promised = {
+        "overall deadline of 600 s": policy.deadline_s == 600,
+        "d = min(30 s, 0.5 s × 2ⁿ)": (policy.cap_s, policy.base_s) == (30, 0.5),  # noqa: RUF001
+        "a short probe (10 s": policy.probe_deadline_s == 10,
+        "a 10 s connect and 120 s read timeout": (policy.connect_timeout_s, policy.read_timeout_s)
+        == (10, 120),
+        "at most 8 requests in flight": CONCURRENCY == 8,
+        "read 200 to a page (KFP's maximum)": PAGE_SIZE == 200,
+    }
+    assert [words for words in promised if words not in doc] == []
+    assert [words for words, kept in promised.items() if not kept] == []
+
+
+class Answer(Exception):
+    """An error shaped like kfp_server_api's ApiException."""
+
+    def __init__(self, status=None, body=None, reason=None):
+        super().__init__(status)
+        self.status, self.body, self.reason = status, body, reason
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (Answer(400, '{"error_message": "bad spec", "error_details": "stack"}'), "bad spec"),
+        (Answer(400, '{"code": 3, "message": "bad  filter\\n"}'), "bad filter"),
+        (Answer(404, '{"error": "not found", "code": 5}'), "not found"),
+        (Answer(404, '["a", "list"]'), '["a", "list"]'),
+        (Answer(502, b"<html>\n<b>502.</b> \xff That's an error.\n</html>"),
+         "<html> <b>502.</b> \ufffd That's an error. </html>"),
+        (Answer(503, None, "Service Unavailable"), "Service Unavailable"),
+        (Answer(503, None, None), ""),
+    ],
+)  # fmt: skip
+def test_the_servers_words_are_one_line(error, said):
+    assert server_message(error) == said
+
+
+def test_a_long_answer_is_cut_to_one_short_line():
+    page = "<html>\n" + "<p>That's an error. Please try again later.</p>\n" * 50 + "</html>"
+    said = server_message(Answer(502, page))
+    assert said.startswith("<html> <p>That's an error.")
+    assert "\n" not in said
+    assert len(said) <= 300
+    long = _describe_connection_error(OSError("x" * 1000))
+    assert long.startswith("OSError: xxx")
+    assert len(long) <= 300

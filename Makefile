@@ -13,7 +13,7 @@ export UV_PYTHON ?= $(PYTHON)
 UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
 RUN := $(UV) run --locked --quiet
 
-.PHONY: help sync demo check test lint hooks format catalog compile bench bench-tests clean
+.PHONY: help sync demo check test lint hooks format catalog compile bench bench-tests mutation clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,10 @@ catalog: sync ## Regenerate docs/catalog.md
 bench: sync ## Measure CLI start-up and deploy at 100 pipelines (figures, not tests)
 	$(RUN) python benchmarks/cli_startup.py
 	$(RUN) python benchmarks/publish_scale.py
+
+# MUTATION_ARGS: e.g. --module publish, --sample 100 --seed 7, --jobs 2 (tests/mutation).
+mutation: sync ## Mutation testing of the code that writes to live systems (slow: about an hour)
+	nice -n 10 $(RUN) python -m tests.mutation $(MUTATION_ARGS)
 
 REFS ?= HEAD~1 HEAD
 bench-tests: sync ## Time the quick answer and `make test` at REFS="<old> <new>" (slow: ~40 min)

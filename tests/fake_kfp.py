@@ -152,6 +152,7 @@ class Fault:
     delay: float = 0.0  # seconds to sleep before answering
     after: bool = False  # the request takes effect first; then the fault's answer
     payload: Any = None  # the answer's body (default: a google.rpc.Status "fault")
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)  # e.g. Retry-After
 
 
 @dataclasses.dataclass
@@ -512,18 +513,25 @@ class FakeKfp:
                 if fault and not fault.after:
                     time.sleep(fault.delay)
                     if fault.status:
-                        return self._answer(entry, fault.status, answer)
+                        return self._answer(entry, fault.status, answer, fault.headers)
                 try:
                     status, payload = 200, fake.route(method, path, query, self.headers, body)
                 except HttpError as exc:
                     status, payload = exc.status, exc.payload
+                headers: dict[str, str] = {}
                 if fault and fault.after:
                     time.sleep(fault.delay)
                     if fault.status:
-                        status, payload = fault.status, answer
-                self._answer(entry, status, payload)
+                        status, payload, headers = fault.status, answer, fault.headers
+                self._answer(entry, status, payload, headers)
 
-            def _answer(self, entry: Request, status: int, payload: Any) -> None:
+            def _answer(
+                self,
+                entry: Request,
+                status: int,
+                payload: Any,
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 entry.status = status
                 text = isinstance(payload, str)
                 data = (payload if text else json.dumps(_public(payload))).encode()
@@ -532,6 +540,8 @@ class FakeKfp:
                     kind = "text/plain; charset=utf-8" if text else "application/json"
                     self.send_header("Content-Type", kind)
                     self.send_header("Content-Length", str(len(data)))
+                    for name, value in (headers or {}).items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):

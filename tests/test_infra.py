@@ -272,15 +272,27 @@ def test_documented_fixtures_satisfy_the_contract(fixture, access):
     ("fixture", "expected"),
     [
         ("safe-update", []),
-        ("delete-database", [("google_sql_database_instance.database", "delete")]),
-        ("replace-cluster", [("google_container_cluster.cluster", "replace")]),
-        ("replace-bucket-create-first", [("google_storage_bucket.artifacts", "replace")]),
+        (
+            "delete-database",
+            [("google_sql_database_instance.database", "Cloud SQL instance", "delete")],
+        ),
+        ("replace-cluster", [("google_container_cluster.cluster", "GKE cluster", "replace")]),
+        (
+            "replace-bucket-create-first",
+            [
+                (
+                    "google_storage_bucket.artifacts",
+                    "bucket (artifacts or Terraform state)",
+                    "replace",
+                )
+            ],
+        ),
     ],
 )
 def test_guard_finds_deletes_and_replaces_of_protected_resources(fixture, expected):
     plan = terraform.load_plan_json(PLANS / f"{fixture}.json")
-    found = [(c["address"], c["action"]) for c in terraform.destructive_changes(plan)]
-    assert found == expected
+    found = [(c["address"], c["kind"], c["action"]) for c in terraform.destructive_changes(plan)]
+    assert found == expected  # the kind is what the refusal names to a person
 
 
 def test_guard_cli_blocks_lists_and_says_how_to_allow(repo):

@@ -1,6 +1,8 @@
 """`pipelines deploy`: the scenarios of issue 5 against tests/fake_kfp.py (a local server
 shaped like KFP's v2beta1 API), through the real kfp SDK client."""
 
+import dataclasses
+import hashlib
 import json
 import shutil
 
@@ -274,6 +276,14 @@ def test_content_digest_ignores_comments_key_order_and_sdk_version():
     assert publish.content_digest(a) != publish.content_digest(c)
 
 
+def test_the_content_digest_is_the_sha256_of_compact_sorted_utf8_json():
+    # The definition must not move between kfp-gcp releases: every digest already in a
+    # KFP description would stop matching, and every pipeline would be uploaded again.
+    text = "# header\nsdkVersion: kfp-2.17.3\nroot: {b: [1, 2], a: é}\n---\n---\nplatforms: {}\n"
+    canonical = '[{"root":{"a":"é","b":[1,2]}},{"platforms":{}}]'
+    assert publish.content_digest(text) == hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def test_repository_pipelines_hash_the_same_on_every_compile(repo, tmp_path):
     from kfp_gcp.services.pipelines.compiler import compile_all
     from kfp_gcp.services.project import select
@@ -321,3 +331,293 @@ def test_cli_no_domain_mode_asks_for_host(project, tmp_path):
     assert result.exit_code == 3
     assert "no domain" in result.stderr
     assert "kfp-gcp ui --env dev" in result.stderr
+
+
+def deploy_with_progress(fake, project, names=None, full=False, dry_run=False):
+    from kfp_gcp.services.project import select
+
+    lines = []
+    prepared = publish.prepare(project, select(project, "pipeline", names))
+    summary = publish.deploy(
+        api_for(fake), project, prepared, full=full, dry_run=dry_run, progress=lines.append
+    )
+    return summary, lines
+
+
+def test_summary_totals_are_exact_after_a_first_deploy_and_a_changed_one(fake, project):
+    (project.root / "pipelines/alpha/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    fake.faults = [
+        Fault(status=503, count=2, methods=frozenset({"GET"})),
+        Fault(status=504, count=1, methods=frozenset({"POST"}), path="/upload"),
+    ]
+    summary, lines = deploy_with_progress(fake, project)
+    beta = "Bêta pipeline ÿ ünïcode"
+    # alpha: its upload, its experiment, the recurring run and its enable; beta: its upload
+    assert [(r.writes, sum(s.writes for s in r.schedules)) for r in summary.results] == [
+        (1, 3),
+        (1, 0),
+    ]
+    assert summary.writes == 5 == len([w for w in fake.writes if w.status == 200])
+    assert summary.retries == 3
+    assert summary.requests == len(fake.log)
+    assert [r.note for r in summary.results] == ["", ""]  # nothing to point out
+    assert lines == [
+        "2 pipelines compiled and compared: 2 to publish",
+        "[1/2] alpha: created alpha (4 writes)",
+        f"[2/2] {beta}: created {beta} (1 write)",
+    ]
+
+    rewrite(project, "alpha", pipeline_source("alpha", description="Loads, described anew."))
+    fake.reset_log()
+    summary, lines = deploy_with_progress(fake, project)
+    # the new version, a recurring run for it (the experiment exists), the old one's
+    # disable and the new one's enable
+    assert summary.writes == 4 == len(fake.writes)
+    assert summary.retries == 0
+    version = summary.results[0].version
+    assert version == "v-" + summary.results[0].digest[:12]
+    assert lines == [
+        "2 pipelines compiled and compared: 1 to publish",
+        f"[1/2] alpha: new-version {version} (4 writes)",
+        f"[2/2] {beta}: unchanged {beta}",
+    ]
+
+
+def test_two_pipelines_with_the_same_name_in_kfp_are_refused_before_any_request(fake, make_project):
+    project = make_project(
+        {
+            "alpha": pipeline_source("alpha", display="Sales"),
+            "beta": pipeline_source("beta", display="sales"),  # KFP ignores case
+            "gamma": pipeline_source("gamma", display="Report"),
+            "delta": pipeline_source("delta", display="Rêport"),  # and accents
+            "epsilon": pipeline_source("epsilon", display="Reports"),
+            "zeta": pipeline_source("zeta", display="Straße"),
+            "eta": pipeline_source("eta", display="Strasse"),  # ß is ss
+        }
+    )
+    with pytest.raises(CompileError) as error:
+        deploy(fake, project)
+    assert error.value.message.endswith(
+        "several pipelines would have the same name in KFP (it ignores case and accents): "
+        "'Sales', 'sales'; 'Rêport', 'Report'; 'Strasse', 'Straße'"
+    )
+    assert fake.log == []
+
+
+def test_a_name_longer_than_kfp_keeps_is_refused_before_any_request(fake, make_project):
+    fits, too_long = "é" * 64, "é" * 64 + "x"  # 128 and 129 bytes
+    project = make_project(
+        {
+            "alpha": pipeline_source("alpha", display=fits),
+            "beta": pipeline_source("beta", display=too_long),
+        }
+    )
+    with pytest.raises(CompileError) as error:
+        deploy(fake, project)
+    assert "too long: pipelines/beta/pipeline.py (129 bytes)" in error.value.message
+    assert "alpha" not in error.value.message
+    assert fake.log == []
+
+
+def test_a_kfp_pipeline_whose_name_differs_only_in_case_fails_that_pipeline_alone(fake, project):
+    fake.add_pipeline("ALPHA", "made by hand", "", {"pipelineInfo": {"name": "ALPHA"}})
+    summary, lines = deploy_with_progress(fake, project)
+    alpha, beta = summary.results
+    error = (
+        "upload of 'alpha' conflicted, yet no pipeline has exactly this name in namespace "
+        "'kubeflow'"
+    )
+    assert dataclasses.asdict(alpha) == {  # what --output json shows for it
+        "pipeline": "alpha",
+        "status": "failed",
+        "version": "",
+        "digest": alpha.digest,
+        "pipeline_id": "",
+        "version_id": "",
+        "writes": 0,
+        "error": error,
+        "note": "",
+        "schedules": [],
+    }
+    assert len(alpha.digest) == 64
+    assert lines[1] == f"[1/2] alpha: failed: {error}"
+    assert beta.status == "created"
+    with pytest.raises(PublishError, match="1 of 2 pipelines failed: alpha: upload of"):
+        publish.require_success(summary)
+
+
+def test_a_second_revert_uploads_the_next_free_r_number(fake, project):
+    first = deploy(fake, project, ["alpha"]).results[0]
+    pid = first.pipeline_id
+    (original,) = fake.versions_of("alpha")
+    # Reverted to once already: -r2 exists and carries the content, listed before others.
+    taken = publish.version_name(first.digest) + "-r2"
+    fake.add_version(pid, taken, original["description"], original["pipeline_spec"])
+    rewrite(project, "alpha", pipeline_source("alpha", description="Loads, described anew."))
+    assert deploy(fake, project, ["alpha"]).results[0].status == "new-version"
+    rewrite(project, "alpha", pipeline_source("alpha"))
+    fake.reset_log()
+    summary = deploy(fake, project, ["alpha"])
+    assert statuses(summary) == {"alpha": "restored"}
+    assert summary.results[0].version == publish.version_name(first.digest) + "-r3"
+    assert fake.versions_of("alpha")[-1]["name"] == summary.results[0].version
+    assert len(fake.writes) == 1
+    fake.reset_log()
+    assert statuses(deploy(fake, project, ["alpha"])) == {"alpha": "unchanged"}
+    assert fake.writes == []
+
+
+def test_every_failed_compile_is_named_and_nothing_after_the_first_is_compared(fake, make_project):
+    project = make_project({n: pipeline_source(n) for n in ("alpha", "beta", "gamma")})
+    deploy(fake, project)
+    for name in ("alpha", "gamma"):
+        rewrite(project, name, "from kfp import dsl\nraise ValueError('broken')\n")
+    fake.reset_log()
+    with pytest.raises(CompileError) as error:
+        deploy(fake, project)
+    assert error.value.message.startswith("2 of 3 pipelines failed, nothing was published: ")
+    assert "pipelines/alpha/pipeline.py" in error.value.message
+    assert "pipelines/gamma/pipeline.py" in error.value.message
+    assert fake.writes == []
+    # Nothing is handed on for reading once one has failed: beta compiles, but is not read.
+    from kfp_gcp.services.project import select
+
+    stream = publish.compile_stream(project, select(project, "pipeline"))
+    with pytest.raises(CompileError):
+        next(stream)  # alpha fails, so beta is not handed on: the first item is the error
+
+
+@pytest.mark.parametrize(
+    ("description", "commit"),
+    [
+        (None, None),
+        ("", None),
+        ("commit: " + "a" * 40, None),  # not published by kfp-gcp
+        (f"content-sha256: {'0' * 64}\ncommit: {'a' * 40}\n", "a" * 40),
+        (f"content-sha256: {'0' * 64}\ncommit: {'a' * 40} + uncommitted changes", "a" * 40),
+        (f"content-sha256: {'0' * 64}\ncommit: unknown\n", "unknown"),
+        (f"content-sha256: {'0' * 64}\ncommit: {'a' * 39}\n", None),
+    ],
+)
+def test_the_recorded_commit_is_read_only_from_what_kfp_gcp_published(description, commit):
+    assert publish.recorded_commit(description) == commit
+
+
+def test_a_pipeline_created_meanwhile_with_other_content_gets_this_content_as_a_version(
+    fake, project
+):
+    from kfp_gcp.services.project import select
+
+    (alpha,) = publish.prepare(project, select(project, "pipeline", ["alpha"]))
+
+    def rival(path, query):  # another branch's deploy creates it first, with its content
+        if path.endswith("/pipelines/upload") and not fake.pipelines:
+            fake.add_pipeline("alpha", "content-sha256: " + "0" * 64, "kubeflow", {})
+
+    fake.before_write = rival
+    summary = publish.deploy(api_for(fake), project, [alpha])
+    (result,) = summary.results
+    assert (result.status, result.version) == ("created", publish.version_name(alpha.digest))
+    versions = fake.versions_of("alpha")
+    assert [v["name"] for v in versions] == ["alpha", result.version]
+    assert result.version_id == versions[-1]["pipeline_version_id"]
+    assert [w.status for w in fake.writes] == [409, 200]
+
+
+def test_by_default_a_deploy_leaves_pipelines_it_was_not_given_alone(fake, make_project):
+    from kfp_gcp.services.project import select
+
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    deploy(fake, project, full=True)
+    alpha = publish.prepare(project, select(project, "pipeline", ["alpha"]))
+    fake.reset_log()
+    summary = publish.deploy(api_for(fake), project, alpha)  # not told it is the whole repo
+    assert summary.removed == []
+    assert fake.writes == []
+    assert len(fake.enabled()) == 1
+
+
+def test_a_recurring_run_that_cannot_be_disabled_fails_the_deploy_by_name(fake, make_project):
+    import shutil as sh
+
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    deploy(fake, project, full=True)
+    sh.rmtree(project.root / "pipelines/beta")
+    (run_id,) = fake.recurring
+    fake.faults = [Fault(status=400, count=1, methods=frozenset({"POST"}), path=":disable")]
+    summary, lines = deploy_with_progress(fake, project, full=True)
+    (removed,) = summary.removed
+    assert removed.status == "failed"
+    error = f"schedules: disable recurring run {run_id}: KFP answered 400 (fault)"
+    assert dataclasses.asdict(removed) == {
+        "pipeline": "",
+        "schedule": "",
+        "status": "failed",
+        "recurring_run": "",
+        "writes": 0,
+        "reason": "",
+        "error": error,
+    }
+    assert lines[-1] == f"schedules of removed pipelines: failed ({error})"
+    with pytest.raises(PublishError) as failure:
+        publish.require_success(summary)
+    assert failure.value.message == f"0 of 1 pipelines failed; {error}"
+    assert fake.enabled() == [fake.recurring[run_id]["display_name"]]  # still on: say so
+
+
+def test_an_unreachable_kfp_stops_the_compiling(socket_enabled, make_project):
+    import socket
+    import threading
+    import time as clock
+
+    from kfp_gcp.services.project import select
+
+    project = make_project({n: pipeline_source(n) for n in ("alpha", "beta", "gamma")})
+    compiled = publish.prepare(project, select(project, "pipeline"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    api = KfpApi(url, "kubeflow", policy=RetryPolicy(probe_deadline_s=0.0))
+    probed = threading.Event()
+    probe = api.probe
+
+    def probe_and_tell():
+        try:
+            probe()
+        finally:
+            probed.set()
+
+    api.probe = probe_and_tell
+    pulled = []
+
+    def slowly():  # as compile_stream yields: the next one compiles after the probe failed
+        for item in compiled:
+            pulled.append(item.name)
+            yield item
+            assert probed.wait(10)
+            clock.sleep(0.2)
+
+    with pytest.raises(PublishError, match="nothing answers at"):
+        publish.deploy(api, project, slowly())
+    assert pulled == ["alpha", "beta"]  # gamma was never compiled
+
+
+def test_a_dry_run_says_which_removed_pipelines_recurring_runs_it_would_disable(fake, make_project):
+    import shutil as sh
+
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    deploy(fake, project, full=True)
+    sh.rmtree(project.root / "pipelines/beta")
+    fake.reset_log()
+    summary, lines = deploy_with_progress(fake, project, full=True, dry_run=True)
+    (removed,) = summary.removed
+    assert (removed.pipeline, removed.status, removed.writes) == ("beta", "would-removed", 0)
+    assert fake.writes == []
+    assert len(fake.enabled()) == 1
+    summary, lines = deploy_with_progress(fake, project, full=True)
+    assert lines[-1] == "beta/nightly: removed (the pipeline is no longer in the repository)"
+    assert fake.enabled() == []
+    publish.require_success(summary)  # a removal is a success

@@ -199,6 +199,10 @@ def test_a_late_enable_from_a_concurrent_deploy_is_undone_by_its_own_check(fake,
     a_enabling, b_enabling = threading.Event(), threading.Event()
     both_read = threading.Barrier(2, timeout=20)
 
+    def both_have_listed():  # each deploy's first read: the managed recurring runs
+        answered = [r for r in fake.log if r.method == "GET" and r.path == RR and r.status]
+        return len(answered) >= 2
+
     def interleave(path, query):
         kind = "create" if path == RR else "enable" if path.endswith(":enable") else ""
         if not kind:
@@ -208,6 +212,11 @@ def test_a_late_enable_from_a_concurrent_deploy_is_undone_by_its_own_check(fake,
         with lock:
             seen[kind] += 1
             n = seen[kind]
+        if kind == "create" and n == 1:  # else B would see A's run and not create its own
+            deadline = time.monotonic() + 10
+            while not both_have_listed():
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
         if kind == "create" and n == 2:  # B creates once A has decided to enable its own
             assert a_enabling.wait(10)
         if kind == "enable" and n == 1:  # A's enable lands after B's
@@ -218,6 +227,7 @@ def test_a_late_enable_from_a_concurrent_deploy_is_undone_by_its_own_check(fake,
             b_enabling.set()
 
     fake.before_write = interleave
+    fake.reset_log()
     run_concurrently(*[lambda: publish.deploy(api_for(fake), project, prepared)] * 2)
     assert seen == {"create": 2, "enable": 2}
     assert len(fake.enabled()) == 1
@@ -272,6 +282,7 @@ def test_a_removed_pipeline_has_its_schedules_disabled_on_a_full_deploy(fake, ma
     assert (removed.pipeline, removed.schedule, removed.status) == ("beta", "nightly", "removed")
     assert "no longer in the repository" in removed.reason
     assert removed.writes == 1
+    assert summary.writes == 1
     assert [r.split("/")[0] for r in fake.enabled()] == ["alpha"]
     assert len(fake.recurring) == 2  # disabled, not deleted
     fake.reset_log()
@@ -693,7 +704,7 @@ def test_a_dry_run_says_what_would_change_and_writes_nothing(fake, project):
     fake.reset_log()
     summary = deploy(fake, project, dry_run=True, full=True)
     assert summary.results[0].status == "would-new-version"
-    assert summary.results[0].schedules[0].status == "would-replace"
+    assert summary.results[0].schedules[0].status == "would-replaced"
     assert fake.writes == []
     assert summary.writes == 0
 
@@ -714,3 +725,190 @@ def test_an_unchanged_file_is_recognised_without_parsing_it(fake, project, monke
     )
     assert deploy(fake, project).results[0].status == "unchanged"
     assert parsed == [1]
+
+
+def test_a_dry_run_labels_a_changed_schedule_alike_whether_or_not_its_pipeline_changed(
+    fake, make_project
+):
+    project = make_project({"alpha": pipeline_source("alpha"), "beta": pipeline_source("beta")})
+    schedule(project, "0 0 2 * * *")
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@daily"))
+    deploy(fake, project)
+    rewrite(project, "alpha", pipeline_source("alpha", description="A new version."))
+    (project.root / "pipelines/beta/schedules.yaml").write_text(SCHEDULES.format(cron="@weekly"))
+    (project.root / "pipelines/gamma").mkdir()
+    (project.root / "pipelines/gamma/pipeline.py").write_text(pipeline_source("gamma"))
+    (project.root / "pipelines/gamma/schedules.yaml").write_text(SCHEDULES.format(cron="@hourly"))
+    fake.reset_log()
+    summary = deploy(fake, project, dry_run=True)
+    assert summary.results[0].pipeline_id == fake.pipeline_named("alpha")["pipeline_id"]
+    found = {r.pipeline: (r.status, r.schedules[0].status) for r in summary.results}
+    assert found == {
+        "alpha": ("would-new-version", "would-replaced"),  # no version yet to point at
+        "beta": ("unchanged", "would-replaced"),  # the version exists: a named run
+        "gamma": ("would-create", "would-created"),
+    }
+    assert summary.results[1].schedules[0].recurring_run.startswith("beta/nightly@")
+    assert summary.results[2].schedules[0].recurring_run == ""  # no version yet to name it by
+    assert fake.writes == []
+    assert summary.writes == 0
+
+
+def test_an_upload_version_whose_answer_is_lost_is_confirmed_by_its_exact_name(fake, project):
+    deploy(fake, project)
+    rewrite(project, "alpha", pipeline_source("alpha", description="Loads, changed."))
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    name = publish.version_name(alpha.digest)
+    pid = fake.pipeline_named("alpha")["pipeline_id"]
+    # Made by hand earlier: its name contains ours, so the lookup by name lists it too.
+    fake.add_version(pid, f"{name}-copy", "copied by hand", {})
+    upload = BASE + "pipelines/upload_version"
+    # The version is stored, but the answer comes after the client's read timeout; the
+    # retry is then a 409, and deploy checks that the version of that name is its own.
+    fake.faults = [Fault(status=0, methods=frozenset({"POST"}), path=upload, delay=1.0, after=True)]
+    fake.reset_log()
+    summary = publish.deploy(api_for(fake, read_timeout_s=0.3), project, [alpha])
+    (result,) = summary.results
+    assert result.status == "new-version", result.error
+    (ours,) = [v for v in fake.versions.values() if v["name"] == name]
+    assert result.version_id == ours["pipeline_version_id"]
+    uploads = [w for w in fake.writes if w.path == upload]
+    assert len(uploads) == 2
+    assert uploads[1].status == 409  # (the first is still waiting to answer)
+    assert summary.retries == 1
+    # The recurring run points at that version.
+    (enabled,) = [r for r in fake.recurring.values() if r["mode"] == "ENABLE"]
+    assert enabled["pipeline_version_reference"]["pipeline_version_id"] == result.version_id
+
+
+def test_git_metadata_is_read_from_the_checkout(project, monkeypatch):
+    outside = publish.git_info(project.root)  # not a checkout: unknown
+    assert outside == publish.GitInfo()
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    assert "\ncommit: unknown\nauthor: unknown\n" in publish.describe(alpha, outside)
+    with monkeypatch.context() as without_git:
+        without_git.setenv("PATH", str(project.root))
+        assert publish.git_info(project.root) == publish.GitInfo()
+    (project.root / ".gitignore").write_text("build/\n__pycache__/\n")
+    git(project.root, "init", "-q", "-b", "main")
+    head = commit_all(project.root, "first")
+    clean = publish.git_info(project.root)
+    assert clean == publish.GitInfo(commit=head, author="T <t@example.com>")
+    (project.root / "README.md").write_text("not a pipeline\n")  # not pipelines/, components/
+    assert publish.git_info(project.root).dirty is False
+    (project.root / "components/new.py").write_text("x = 1\n")
+    assert publish.git_info(project.root).dirty is True
+    (project.root / "components/new.py").unlink()
+    (project.root / "pipelines/alpha/pipeline.py").write_text(pipeline_source("alpha", "Edited"))
+    dirty = publish.git_info(project.root)
+    assert dirty.dirty is True
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    description = publish.describe(alpha, dirty)
+    assert f"\ncommit: {head} + uncommitted changes\n" in description
+    assert "\nauthor: T <t@example.com>\n" in description
+    assert publish.recorded_commit(description) == head
+
+
+def test_history_tells_ancestors_from_other_branches_and_unknown_commits(project):
+    (project.root / ".gitignore").write_text("build/\n__pycache__/\n")
+    git(project.root, "init", "-q", "-b", "main")
+    first = commit_all(project.root, "first")
+    git(project.root, "checkout", "-q", "-b", "other")
+    (project.root / "other.txt").write_text("x\n")
+    other = commit_all(project.root, "on another branch")
+    git(project.root, "checkout", "-q", "main")
+    (project.root / "main.txt").write_text("y\n")
+    head = commit_all(project.root, "second")
+    history = publish.History(project.root, publish.git_info(project.root))
+    assert history.contains(head) is True
+    assert history.contains(first) is True
+    assert history.contains(other) is False
+    assert history.contains("0" * 40) is None  # not in this clone
+    shallow = publish.History(project.root, publish.GitInfo(commit=head, shallow=True))
+    assert shallow.contains(other) is None  # a shallow clone cannot say "not an ancestor"
+
+
+class Newest:
+    """A version as the SDK lists it: its name and description."""
+
+    def __init__(self, description, name="v-0123456789ab"):
+        self.name, self.description = name, description
+
+
+class KnownCommits:
+    """History's answers without a clone: which commits HEAD contains (None: unknown)."""
+
+    def __init__(self, head="b" * 40, answers=None, shallow=False):
+        self.git = publish.GitInfo(commit=head, shallow=shallow)
+        self.answers = answers or {}
+
+    def contains(self, commit):
+        return self.answers.get(commit)
+
+
+PUBLISHED = "content-sha256: " + "0" * 64 + "\ncommit: " + "a" * 40 + "\n"
+WHERE = "its newest version v-0123456789ab was published from commit aaaaaaaaaaaa"
+
+
+@pytest.mark.parametrize(
+    ("description", "history", "reason"),
+    [
+        ("uploaded by hand", KnownCommits(), ""),
+        ("content-sha256: " + "0" * 64 + "\ncommit: unknown\n", KnownCommits(), ""),
+        (PUBLISHED, KnownCommits(answers={"a" * 40: True}), ""),
+        (PUBLISHED, KnownCommits(answers={"a" * 40: False}),
+         f"{WHERE}, which is not an ancestor of HEAD bbbbbbbbbbbb"),
+        (PUBLISHED, KnownCommits(), f"{WHERE}, which this clone does not know"),
+        (PUBLISHED, KnownCommits(shallow=True),
+         f"{WHERE}, which this clone does not know (a shallow clone: fetch the history, e.g. "
+         "fetch-depth: 0)"),
+        (PUBLISHED, KnownCommits(head="unknown"),
+         f"{WHERE}, and this directory is not a git checkout, so that cannot be checked"),
+    ],
+)  # fmt: skip
+def test_replacing_the_newest_version_is_a_rollback_only_when_its_commit_is_not_ours(
+    description, history, reason
+):
+    assert publish._rollback(Newest(description), history) == reason
+
+
+def test_outside_a_checkout_a_version_from_a_commit_is_not_replaced_unless_allowed(fake, project):
+    deploy(fake, project)
+    pid = fake.pipeline_named("alpha")["pipeline_id"]
+    fake.add_version(pid, "v-from-ci", PUBLISHED, {})  # CI published it from a commit
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    fake.reset_log()
+    with pytest.raises(PublishError, match="not a git checkout, so that cannot be checked"):
+        publish.deploy(api_for(fake), project, [alpha])
+    assert fake.writes == []
+    summary = publish.deploy(api_for(fake), project, [alpha], allow_rollback=True)
+    assert summary.results[0].status == "restored"
+    assert summary.results[0].note.startswith("rollback allowed: its newest version v-from-ci")
+
+
+def test_a_schedule_another_deploy_keeps_changing_fails_after_three_checks(fake, project):
+    deploy(fake, project)
+    schedule(project, "0 0 3 * * *")
+    (alpha,) = publish.prepare(project, select(project, "pipeline"))
+    (old,) = fake.recurring
+    api = api_for(fake)
+    real = api.set_recurring_run_enabled
+    disables = []
+
+    def and_another_deploy_enables_it_again(run_id, enabled):
+        real(run_id, enabled)
+        if not enabled:
+            disables.append(run_id)
+            fake.recurring[run_id]["mode"] = "ENABLE"
+
+    api.set_recurring_run_enabled = and_another_deploy_enables_it_again
+    lines = []
+    summary = publish.deploy(api, project, [alpha], progress=lines.append)
+    (result,) = summary.results
+    assert result.status == "failed"
+    assert result.error == (
+        "schedules: schedule 'nightly' of 'alpha': its recurring runs were still changing "
+        "after 3 checks (another deploy at the same time?)"
+    )
+    assert lines[-1] == f"[1/1] alpha: failed alpha: {result.error}"
+    assert disables == [old] * 3  # one repair per check, then it stops

@@ -544,7 +544,9 @@ def deploy(
                 schedules.ScheduleResult("", "", "failed", "", error=f"schedules: {exc.message}")
             ]
         for removed in summary.removed:
-            say(f"{removed.pipeline}/{removed.schedule}: {removed.status} ({removed.reason})")
+            where = removed.pipeline and f"{removed.pipeline}/{removed.schedule}"
+            reason = removed.reason or removed.error
+            say(f"{where or 'schedules of removed pipelines'}: {removed.status} ({reason})")
     summary.requests, summary.retries = api.counters.requests, api.counters.retries
     return summary
 

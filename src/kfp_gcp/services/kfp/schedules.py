@@ -399,7 +399,7 @@ class _Reconciler:
     def one(self, schedule: Schedule, runs: list[Any]) -> ScheduleResult:
         pipeline = self.target.pipeline
         if not (self.target.pipeline_id and self.target.version_id):  # dry run, no version yet
-            status = "would-replace" if runs else "would-create"
+            status = "would-replaced" if runs else "would-created"
             return ScheduleResult(pipeline, schedule.name, status, "")
         experiment = schedule.experiment or pipeline
         name = run_name(

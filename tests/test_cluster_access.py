@@ -1,0 +1,475 @@
+"""The cluster and Secret Manager seams (services/cluster/access.py) and the manifests apply
+path (services/cluster/deploy.py), call by call: the exact gcloud and kubectl commands,
+what is waited for and how long, and Secret Manager's retries, against the recording fakes
+of tests/test_deploy.py and a local server shaped like Secret Manager's v1 API."""
+
+import base64
+import json
+import stat
+import sys
+import time
+
+import google.auth
+import google.auth.exceptions
+import pytest
+import yaml
+
+from kfp_gcp.errors import ConfigError, PrerequisiteError, RunError, ToolError
+from kfp_gcp.services.cluster import access, deploy
+from tests.test_deploy import (  # noqa: F401 (fixtures)
+    CLUSTER_SCOPED,
+    NAMESPACED,
+    OUTPUTS,
+    SECRETS,
+    FakeSecretManager,
+    RecordedDatabase,
+    SecretServer,
+    fakes,
+    payload,
+    secret_server,
+)
+
+SECRET = "projects/p/secrets/s"
+
+
+def apply(namespaced=NAMESPACED, cluster_scoped=CLUSTER_SCOPED, secrets=SECRETS, **kwargs):
+    return deploy.apply(
+        OUTPUTS,
+        kwargs.pop("version", "2.17.0"),
+        cluster_scoped,
+        namespaced,
+        lambda _: None,
+        lambda *_: None,
+        manager=FakeSecretManager(secrets),
+        database_query=RecordedDatabase(),
+        **kwargs,
+    )
+
+
+def kubectl_calls(fakes):  # noqa: F811
+    return [c["args"] for c in fakes() if c["tool"] == "kubectl"]
+
+
+# The commands.
+
+
+def test_credentials_are_fetched_for_exactly_the_contracts_cluster(fakes):  # noqa: F811
+    with access.cluster_credentials(OUTPUTS) as env:
+        folder = env["KUBECONFIG"].rsplit("/", 1)[0]
+    ((gcloud),) = fakes()
+    assert gcloud["args"] == [
+        "container", "clusters", "get-credentials", OUTPUTS.cluster_name,
+        f"--location={OUTPUTS.cluster_location}", f"--project={OUTPUTS.project_id}",
+        "--dns-endpoint",
+    ]  # fmt: skip
+    assert gcloud["kubeconfig"] == env["KUBECONFIG"]
+    import os
+
+    assert not os.path.exists(folder)  # the private kubeconfig is gone afterwards
+
+
+def test_apply_sends_every_object_server_side_as_kfp_gcp(fakes):  # noqa: F811
+    apply()
+    calls = kubectl_calls(fakes)
+    applies = [c for c in calls if c[0] == "apply"]
+    assert len(applies) == 4  # cluster-scoped, Secrets, the proxy, everything
+    assert set(map(tuple, applies)) == {
+        ("apply", "--server-side", "--force-conflicts", "--field-manager=kfp-gcp", "-f", "-")
+    }
+    assert calls[0] == [
+        "get", "secrets", "-n", "kubeflow", "--ignore-not-found", "-o", "name",
+        "mlpipeline-minio-artifact",
+    ]  # fmt: skip
+    (wait,) = [c for c in calls if c[0] == "wait"]
+    assert wait == [
+        "wait", "--for=condition=Established", "--timeout=120s", "crd/workflows.argoproj.io"
+    ]  # fmt: skip
+    (forward,) = [c for c in calls if c[0] == "port-forward"]
+    assert forward == [
+        "port-forward",
+        "-n",
+        "kubeflow",
+        "svc/mysql",
+        ":3306",
+        "--address=127.0.0.1",
+    ]
+
+
+def test_a_render_without_crds_waits_for_none(fakes):  # noqa: F811
+    apply(cluster_scoped="apiVersion: v1\nkind: Namespace\nmetadata: {name: kubeflow}\n")
+    assert not [c for c in kubectl_calls(fakes) if c[0] == "wait"]
+
+
+def test_a_render_without_the_cloud_sql_proxy_is_refused_before_anything_runs(fakes):  # noqa: F811
+    without_proxy = NAMESPACED.split("---")[0]
+    with pytest.raises(RunError, match="no Deployment labelled app=cloudsql-proxy"):
+        apply(namespaced=without_proxy)
+    assert fakes() == []
+
+
+def test_only_the_proxys_own_objects_go_out_before_the_login_check(fakes):  # noqa: F811
+    render = NAMESPACED + (
+        "---\napiVersion: v1\nkind: ConfigMap\n"
+        "metadata: {name: other, namespace: kubeflow, labels: {app: ml-pipeline}}\n"
+        "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bare, namespace: kubeflow}\n"
+    )
+    report = apply(namespaced=render)
+    proxy_apply = [c for c in fakes() if c["args"][0] == "apply"][2]
+    names = [d["metadata"]["name"] for d in yaml.safe_load_all(proxy_apply["stdin"])]
+    assert names == ["cloudsql-proxy", "mysql"]
+    assert report.namespaced_objects == 5
+
+
+def test_the_report_counts_what_was_applied(fakes):  # noqa: F811
+    report = apply(namespaced="---\n" + NAMESPACED + "---\n")  # empty documents are not objects
+    assert report == deploy.ApplyReport(
+        environment=OUTPUTS.environment,
+        version="2.17.0",
+        cluster=OUTPUTS.cluster_name,
+        cluster_scoped_objects=2,
+        namespaced_objects=3,
+        secrets=["mlpipeline-minio-artifact", "mysql-secret"],
+        deployments=["cloudsql-proxy", "ml-pipeline"],
+        database_user="'kfp'@'%'",
+    )
+
+
+def test_a_placeholder_object_store_secret_is_made_once_with_a_random_key(fakes, monkeypatch):  # noqa: F811
+    apply()
+    apply()
+    secret_applies = [c["stdin"] for c in fakes() if c["args"][0] == "apply"][1::4]
+    keys = []
+    for text in secret_applies:
+        docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(text)}
+        data = docs["mlpipeline-minio-artifact"]["data"]
+        keys.append(base64.b64decode(data["secretkey"]).decode())
+        assert base64.b64decode(data["accesskey"]).decode() == "unused-gcs-via-workload-identity"
+    assert keys[0] != keys[1]
+    assert min(len(k) for k in keys) >= 43  # 32 random bytes
+
+
+def test_hmac_keys_of_the_wrong_shape_are_refused_before_anything_is_written(fakes):  # noqa: F811
+    keys = {"projects/p/secrets/hmac": json.dumps({"accesskey": "GOOG1E"})}
+    with pytest.raises(ConfigError, match="must hold JSON with exactly accesskey and secretkey"):
+        apply(
+            secrets={**SECRETS, **keys},
+            version="2.14.4",
+            object_store_secret="projects/p/secrets/hmac",
+        )
+    assert not [c for c in kubectl_calls(fakes) if c[0] == "apply"]
+
+
+def test_secrets_go_out_as_opaque_secrets_labelled_as_ours():
+    text = access.secret_manifest(
+        "mysql-secret", "kubeflow", {"username": "kfp", "password": "pä55"}
+    )
+    assert yaml.safe_load(text) == {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": "mysql-secret",
+            "namespace": "kubeflow",
+            "labels": {"app.kubernetes.io/managed-by": "kfp-gcp"},
+        },
+        "data": {
+            "password": base64.b64encode("pä55".encode()).decode(),
+            "username": base64.b64encode(b"kfp").decode(),
+        },
+    }
+
+
+# kubectl's answers.
+
+
+@pytest.fixture
+def kubectl(tmp_path, monkeypatch):
+    """A kubectl that prints `out`, writes `err` and exits with `code` (or keeps running)."""
+    script = tmp_path / "kubectl"
+
+    def answer(out="", err="", code=0, linger=False):
+        script.write_text(
+            f"#!{sys.executable}\nimport sys, time\nsys.stdout.write({out!r})\n"
+            f"sys.stdout.flush()\nsys.stderr.write({err!r})\n"
+            + ("time.sleep(60)\n" if linger else "")
+            + f"sys.exit({code})\n"
+        )
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+        return access.Kubectl({})
+
+    monkeypatch.setattr(access, "tool", lambda name: str(script))
+    return answer
+
+
+def test_diff_returns_the_differences_and_fails_only_on_a_real_error(kubectl):
+    assert kubectl(code=0).diff("kind: Namespace\n") == ""
+    assert kubectl("-  replicas: 1\n+  replicas: 2\n", code=1).diff("x") == (
+        "-  replicas: 1\n+  replicas: 2\n"
+    )
+    with pytest.raises(ToolError) as error:
+        kubectl(err="error: the server doesn't have a resource type\n", code=2).diff("x")
+    assert error.value.message == (
+        "kubectl diff failed: error: the server doesn't have a resource type"
+    )
+
+
+def test_a_failed_kubectl_command_quotes_its_last_words(kubectl):
+    said = "error: " + "word " * 200
+    with pytest.raises(ToolError) as error:
+        kubectl(err=said, code=1).apply("x")
+    assert error.value.message.startswith("kubectl apply failed: ... ")
+    assert error.value.message.endswith("word word")
+    assert len(error.value.message) <= len("kubectl apply failed: ... ") + access.SAID_CHARS
+    assert "server-side apply is idempotent" in error.value.hint
+    assert kubectl(err="warning only\n", code=1).run(["get", "x"], check=False).returncode == 1
+
+
+def test_a_port_forward_that_fails_says_what_kubectl_said(kubectl):
+    said = "error: unable to forward port because pod is not running. Current status=Pending\n"
+    with (
+        pytest.raises(RunError) as error,
+        kubectl(out=said, code=1).forward("kubeflow", "svc/mysql", 3306),
+    ):
+        pass
+    assert error.value.message == f"kubectl port-forward to svc/mysql failed: {said.strip()}"
+    assert error.value.hint == "kubectl -n kubeflow get svc/mysql and its pods say why"
+
+
+def test_a_port_forward_is_stopped_when_the_block_ends(kubectl):
+    forwarding = "Forwarding from 127.0.0.1:41237 -> 3306\nForwarding from [::1]:41237 -> 3306\n"
+    start = time.monotonic()
+    with kubectl(out=forwarding, linger=True).forward("kubeflow", "svc/mysql", 3306) as port:
+        assert port == 41237
+    assert time.monotonic() - start < 30  # not the minute it would keep running
+
+
+def test_deployments_are_read_from_kubectls_json(kubectl):
+    items = [{"metadata": {"name": "ml-pipeline"}}]
+    assert kubectl(json.dumps({"items": items})).deployments("kubeflow") == items
+
+
+# Waiting for Deployments.
+
+
+def deployment(replicas=None, available=None, observed=None, generation=1):
+    """A Deployment as `kubectl get -o json` lists it; None leaves the field out."""
+    spec = {} if replicas is None else {"replicas": replicas}
+    status = {"availableReplicas": available, "observedGeneration": observed}
+    status = {k: v for k, v in status.items() if v is not None}
+    metadata = {"name": "d"} if generation is None else {"name": "d", "generation": generation}
+    return {"metadata": metadata, "spec": spec, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("item", "ready"),
+    [
+        (deployment(2, 2, 1), True),
+        (deployment(2, 3, 2), True),
+        (deployment(2, 1, 1), False),
+        (deployment(1), False),  # just created: no status yet
+        (deployment(None, 1, 1), True),  # one replica when the spec says none
+        (deployment(None, None, 1), False),
+        (deployment(0, None, 1), True),  # scaled to zero: nothing to wait for
+        (deployment(1, 1, 2, generation=3), False),  # a rollout the controller has not seen
+        (deployment(1, 1, None, generation=None), True),
+    ],
+)
+def test_a_deployment_is_available_when_every_replica_of_its_newest_spec_is(item, ready):
+    assert access.unavailable([item], {"d"}) == ([] if ready else ["d"])
+
+
+def test_waiting_polls_until_available_and_reports_progress():
+    answers = [
+        [deployment(1)],
+        [deployment(1, 1, 1)],
+    ]
+
+    class Kube:
+        def deployments(self, namespace):
+            assert namespace == "kubeflow"
+            return answers.pop(0)
+
+    progress, sleeps = [], []
+    access.wait_for_deployments(
+        Kube(), "kubeflow", {"d"}, 60, lambda *a: progress.append(a), clock=lambda: 0.0,
+        sleep=sleeps.append,
+    )  # fmt: skip
+    assert progress == [(0, 1), (1, 1)]
+    assert sleeps == [5]
+
+
+def test_waiting_gives_up_at_the_timeout_naming_what_to_describe():
+    class Kube:
+        polls = 0
+
+        def deployments(self, namespace):
+            Kube.polls += 1
+            return []
+
+    now = [0.0]
+    with pytest.raises(RunError) as error:
+        access.wait_for_deployments(
+            Kube(), "kubeflow", {"ml-pipeline"}, 10, lambda *_: None, clock=lambda: now[0],
+            sleep=lambda s: now.__setitem__(0, now[0] + s),
+        )  # fmt: skip
+    assert Kube.polls == 3  # at 0, 5 and 10 s: the last poll is at the timeout
+    assert error.value.message == "1 Deployment(s) did not become available in 10s: ml-pipeline"
+    assert error.value.hint.startswith("kubectl -n kubeflow describe deployment ml-pipeline")
+
+
+# Secret Manager.
+
+
+@pytest.fixture
+def sleeps(monkeypatch):
+    waited = []
+    monkeypatch.setattr(access.time, "sleep", waited.append)
+    return waited
+
+
+def test_secret_manager_gives_up_after_its_attempts_with_growing_waits(secret_server, sleeps):  # noqa: F811
+    SecretServer.script = [(503, {})] * 4
+    tokens = iter(["t1", "t2", "t3", "t4"])
+    manager = access.SecretManager(token=lambda: next(tokens), base_url=secret_server)
+    with pytest.raises(RunError, match=f"^Secret Manager answered 503 for {SECRET}$"):
+        manager.access(SECRET)
+    assert sleeps == [0.5, 1.0, 2.0]
+    # A fresh token for every attempt (a long wait can outlive one).
+    assert [auth for _, auth in SecretServer.seen] == [
+        "Bearer t1",
+        "Bearer t2",
+        "Bearer t3",
+        "Bearer t4",
+    ]
+
+
+def test_secret_manager_waits_at_most_four_seconds(secret_server, sleeps):  # noqa: F811
+    SecretServer.script = [
+        (500, {}),
+        (502, {}),
+        (504, {}),
+        (503, {}),
+        (429, {}),
+        (200, payload("ok")),
+    ]
+    manager = access.SecretManager(token=lambda: "t", base_url=secret_server, attempts=6)
+    assert manager.access(SECRET) == "ok"
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 4.0]
+
+
+def test_secret_manager_does_not_retry_a_bad_request(secret_server, sleeps):  # noqa: F811
+    SecretServer.script = [(400, {"error": {"code": 400}})]
+    with pytest.raises(RunError, match="answered 400"):
+        access.SecretManager(token=lambda: "t", base_url=secret_server).access(SECRET)
+    assert len(SecretServer.seen) == 1
+    assert sleeps == []
+
+
+def test_secret_manager_out_of_reach_is_retried_then_named(socket_enabled, sleeps):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once closed
+    manager = access.SecretManager(token=lambda: "t", base_url=url, attempts=3)
+    with pytest.raises(RunError, match=r"^cannot reach Secret Manager: .*refused"):
+        manager.access(SECRET)
+    assert sleeps == [0.5, 1.0]
+
+
+def test_a_missing_secret_says_how_to_add_a_version(secret_server, sleeps):  # noqa: F811
+    SecretServer.script = [(404, {"error": {"code": 404}})]
+    with pytest.raises(ConfigError) as error:
+        access.SecretManager(token=lambda: "t", base_url=secret_server).access(
+            "projects/acme-dev/secrets/kfp-db-password"
+        )
+    assert error.value.hint == (
+        "add one: gcloud secrets versions add kfp-db-password --project=acme-dev --data-file=-"
+    )
+    assert sleeps == []
+
+
+def test_a_secret_is_text_in_utf_8(secret_server):  # noqa: F811
+    SecretServer.script = [(200, payload("pässwörd"))]
+    assert (
+        access.SecretManager(token=lambda: "t", base_url=secret_server).access(SECRET) == "pässwörd"
+    )
+
+
+def test_the_access_token_comes_from_refreshed_adc(monkeypatch):
+    class Credentials:
+        token = None
+
+        def refresh(self, request):
+            self.token = "ya29.fresh"
+
+    scopes = []
+
+    def default(scopes=None):
+        scopes_seen.append(scopes)
+        return Credentials(), "p"
+
+    scopes_seen = scopes
+    monkeypatch.setattr(google.auth, "default", default)
+    assert access.adc_token() == "ya29.fresh"
+    assert scopes == [["https://www.googleapis.com/auth/cloud-platform"]]
+
+    def broken(scopes=None):
+        raise google.auth.exceptions.RefreshError("invalid_grant: reauth related error")
+
+    monkeypatch.setattr(google.auth, "default", broken)
+    with pytest.raises(PrerequisiteError, match="no Google credentials: invalid_grant"):
+        access.adc_token()
+
+
+# Finding the tools.
+
+
+def test_tools_beside_this_python_come_first_then_path(tmp_path, monkeypatch):
+    venv, path = tmp_path / "venv", tmp_path / "path"
+    for folder in (venv, path):
+        folder.mkdir()
+        tool = folder / "kubectl"
+        tool.write_text("#!/bin/sh\n")
+        tool.chmod(0o755)
+    monkeypatch.setattr(access.sys, "executable", str(venv / "python"))
+    monkeypatch.setenv("PATH", str(path))
+    assert access.tool("kubectl") == str(venv / "kubectl")
+    (venv / "kubectl").unlink()
+    assert access.tool("kubectl") == str(path / "kubectl")
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("kubectl", "run `make sync`"), ("gcloud", "cloud.google.com/sdk"), ("helm", "install helm")],
+)
+def test_a_missing_tool_says_how_to_install_it(tmp_path, monkeypatch, name, hint):
+    monkeypatch.setattr(access.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(PrerequisiteError, match=f"^{name} is not installed$") as error:
+        access.tool(name)
+    assert hint in error.value.hint
+
+
+@pytest.mark.parametrize(
+    ("said", "hint"),
+    [
+        ("ERROR: (gcloud.container.clusters.get-credentials) There was a problem refreshing "
+         "your current auth tokens: invalid_grant", "run `gcloud auth login`"),
+        ("ERROR: (gcloud.container.clusters.get-credentials) ResponseError: code=404, "
+         "message=Not found: projects/p/locations/l/clusters/c.",
+         "check the cluster in the outputs contract: `kfp-gcp infra outputs --env dev`"),
+        ("ERROR: (gcloud.container.clusters.get-credentials) NOT_FOUND: cluster",
+         "kfp-gcp infra outputs --env dev"),
+    ],
+)  # fmt: skip
+def test_gcloud_failures_get_the_hint_for_their_cause(said, hint):
+    assert hint in access._credentials_fix(access.gcloud_words(said), OUTPUTS)
+
+
+def test_gcloud_words_start_at_its_error_line():
+    stderr = (
+        "Fetching cluster endpoint and auth data.\nERROR: (gcloud.container) No   such\n  thing\n"
+    )
+    assert access.gcloud_words(stderr) == "No such thing"
+    assert access.gcloud_words("plain  failure\n") == "plain failure"

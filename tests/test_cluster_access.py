@@ -76,10 +76,19 @@ def test_apply_sends_every_object_server_side_as_kfp_gcp(fakes):  # noqa: F811
     assert set(map(tuple, applies)) == {
         ("apply", "--server-side", "--force-conflicts", "--field-manager=kfp-gcp", "-f", "-")
     }
-    assert calls[0] == [
-        "get", "secrets", "-n", "kubeflow", "--ignore-not-found", "-o", "name",
-        "mlpipeline-minio-artifact",
-    ]  # fmt: skip
+    assert calls[:2] == [
+        ["get", "configmap", "pipeline-install-config", "-n", "kubeflow", "-o", "json"],
+        [
+            "get",
+            "secrets",
+            "-n",
+            "kubeflow",
+            "--ignore-not-found",
+            "-o",
+            "name",
+            "mlpipeline-minio-artifact",
+        ],
+    ]  # fmt: skip  (the deployed version first: a version change backs up before any write)
     (wait,) = [c for c in calls if c[0] == "wait"]
     assert wait == [
         "wait", "--for=condition=Established", "--timeout=120s", "crd/workflows.argoproj.io"
@@ -131,6 +140,9 @@ def test_the_report_counts_what_was_applied(fakes):  # noqa: F811
         secrets=["mlpipeline-minio-artifact", "mysql-secret"],
         deployments=["cloudsql-proxy", "ml-pipeline"],
         database_user="'kfp'@'%'",
+        deployed_before="",  # the fakes' cluster has no KFP yet
+        backup="",
+        waited=True,
     )
 
 

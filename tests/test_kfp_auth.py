@@ -302,3 +302,70 @@ def test_other_failures_of_the_post_are_not_disguised():
     minter = kfp_auth.GenerateIdToken(Federated(True), SA, AUDIENCE, post=post)
     with pytest.raises(urllib.error.URLError):
         minter.refresh(request=object())
+
+
+# Exact constants and wiring.
+
+
+def test_generate_id_token_calls_the_real_iam_credentials_host_by_default():
+    posted = []
+
+    def post(url, headers, body):
+        posted.append(url)
+        return {"token": jwt()}
+
+    kfp_auth.GenerateIdToken(Federated(True), SA, AUDIENCE, post=post).refresh(request=object())
+    assert posted == [
+        f"https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/{SA}:generateIdToken"
+    ]
+
+
+def test_a_token_is_reminted_five_minutes_before_its_exp():
+    clock = Clock()
+    creds = FakeIdTokenCredentials(clock, lifetime=3600)
+    source = kfp_auth.RefreshingToken(creds, "fake ADC", request=object(), clock=clock)
+    first = source.token()
+    clock.now = 3300.0  # exactly 300 s left: still sent
+    assert source.token() == first
+    clock.now = 3300.5
+    assert source.token() != first
+    assert creds.refreshes == 2
+
+
+def test_without_a_transport_one_google_auth_request_is_made_and_reused(monkeypatch):
+    import google.auth.transport.requests
+
+    made = []
+
+    class Request:
+        def __init__(self):
+            made.append(self)
+
+    monkeypatch.setattr(google.auth.transport.requests, "Request", Request)
+    clock = Clock()
+    creds = FakeIdTokenCredentials(clock, lifetime=3600)
+    seen = []
+    refresh = creds.refresh
+    creds.refresh = lambda r: (seen.append(r), refresh(r))
+    source = kfp_auth.RefreshingToken(creds, "fake ADC", clock=clock)
+    source.token()
+    clock.now = 3400.0
+    source.token()
+    assert len(made) == 1
+    assert seen == [made[0], made[0]]
+
+
+def test_the_adc_source_refreshes_by_the_clock_it_is_given():
+    clock = Clock()
+    creds = FakeIdTokenCredentials(clock, lifetime=3600)
+    source = kfp_auth.id_token_source(
+        AUDIENCE, {}, clock=clock, adc=lambda audience: (creds, "fake ADC")
+    )
+    source.request = object()
+    first = source.token()
+    clock.now = 3400.0  # inside the margin by the given clock (the wall clock is decades past)
+    assert source.token() != first
+    assert creds.refreshes == 2
+    clock.now = 3500.0  # fresh again by the given clock
+    source.token()
+    assert creds.refreshes == 2

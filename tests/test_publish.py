@@ -621,3 +621,19 @@ def test_a_dry_run_says_which_removed_pipelines_recurring_runs_it_would_disable(
     assert lines[-1] == "beta/nightly: removed (the pipeline is no longer in the repository)"
     assert fake.enabled() == []
     publish.require_success(summary)  # a removal is a success
+
+
+@pytest.mark.parametrize(
+    ("writes", "schedule_writes", "line"),
+    [
+        (1, 0, "[2/3] alpha: created v-1 (1 write)"),
+        (1, 1, "[2/3] alpha: created v-1 (2 writes)"),
+        (0, 0, "[2/3] alpha: created v-1"),
+    ],
+)
+def test_the_progress_line_counts_writes_in_words(writes, schedule_writes, line):
+    from kfp_gcp.services.kfp import schedules
+
+    result = publish.Result(pipeline="alpha", status="created", version="v-1", writes=writes)
+    result.schedules = [schedules.ScheduleResult("alpha", "a", "created", "r", schedule_writes)]
+    assert publish._progress_line(2, 3, result) == line

@@ -278,7 +278,9 @@ def test_iap_secret_is_named_by_the_rendered_backend_config(fakes):
     assert "kfp-iap-oauth" in report.secrets
     secret_apply = [c for c in fakes() if c["tool"] == "kubectl" and c["args"][0] == "apply"][1]
     docs = {d["metadata"]["name"]: d for d in yaml.safe_load_all(secret_apply["stdin"])}
-    assert base64.b64decode(docs["kfp-iap-oauth"]["data"]["client_id"]).decode() == "client-123"
+    iap = {k: base64.b64decode(v).decode() for k, v in docs["kfp-iap-oauth"]["data"].items()}
+    # The keys the rendered BackendConfig's IAP reads (oauthclientCredentials).
+    assert iap == {"client_id": "client-123", "client_secret": "shh"}
 
 
 def test_a_missing_secret_stops_apply_before_anything_is_written(fakes):
@@ -677,12 +679,13 @@ def test_a_version_change_backs_up_the_database_before_applying_anything(
     fakes, tmp_path, monkeypatch
 ):
     installed(tmp_path, monkeypatch, "2.14.4")
-    backups = []
+    backups, steps = [], []
 
     def backup(description):
         # Nothing has been applied when the backup is asked for.
         assert [c["args"][0] for c in fakes() if c["tool"] == "kubectl"] == ["get"]
         backups.append(description)
+        steps.append("(backup)")
         return "1764480000123"
 
     report = deploy.apply(
@@ -690,13 +693,19 @@ def test_a_version_change_backs_up_the_database_before_applying_anything(
         "2.17.0",
         CLUSTER_SCOPED,
         NAMESPACED,
-        lambda _: None,
+        steps.append,
         lambda *_: None,
         manager=FakeSecretManager(SECRETS),
         database_query=RecordedDatabase(),
         backup=backup,
     )
     assert backups == ["kfp-gcp: before KFP 2.14.4 -> 2.17.0"]
+    # The person sees why apply waits (a backup takes minutes), then which backup to restore.
+    assert steps[:3] == [
+        "KFP 2.14.4 -> 2.17.0: backing up the database first",
+        "(backup)",
+        "backup 1764480000123 taken",
+    ]
     assert (report.deployed_before, report.backup) == ("2.14.4", "1764480000123")
 
 
@@ -718,6 +727,28 @@ def test_the_same_version_takes_no_backup(fakes, tmp_path, monkeypatch):
         backup=backup,
     )
     assert report.backup == ""
+
+
+@pytest.mark.parametrize("data", [{"appName": "pipeline"}, None])
+def test_an_install_config_without_app_version_is_no_version_change(
+    fakes, tmp_path, monkeypatch, data
+):
+    # Not a release's pipeline-install-config: no version to migrate from, so no backup
+    # is asked for (nor refused for the lack of one).
+    config = tmp_path / "install-config.json"
+    config.write_text(json.dumps({"data": data}))
+    monkeypatch.setenv("FAKE_CONFIGMAP", str(config))
+    report = deploy.apply(
+        OUTPUTS,
+        "2.17.0",
+        CLUSTER_SCOPED,
+        NAMESPACED,
+        lambda _: None,
+        lambda *_: None,
+        manager=FakeSecretManager(SECRETS),
+        database_query=RecordedDatabase(),
+    )
+    assert (report.deployed_before, report.backup) == ("", "")
 
 
 def test_a_failed_backup_applies_nothing(fakes, tmp_path, monkeypatch):
@@ -760,6 +791,7 @@ def test_a_paused_environment_is_applied_without_waiting_or_a_database_check(fak
     assert order == ["get", "get", "apply", "wait", "apply", "apply"]  # no port-forward, no wait
     assert database.calls == []
     assert report.waited is False
+    assert report.database_user == ""  # not checked, so no account is reported
     assert any("is paused" in s for s in steps)
 
 

@@ -13,7 +13,7 @@ from kfp_gcp.services.kfp import schedules
 from kfp_gcp.services.project import Project, select
 from tests.conftest import REPO
 from tests.fake_kfp import FakeKfp, _public
-from tests.test_publish import SCHEDULES, deploy, pipeline_source, rewrite
+from tests.test_publish import SCHEDULES, api_for, deploy, pipeline_source, rewrite
 
 
 @pytest.fixture
@@ -46,6 +46,12 @@ def test_a_changed_schedule_leaves_exactly_one_enabled(fake, project):
     assert run["trigger"]["cron_schedule"]["cron"] == "0 0 2 * * *"
     assert run["runtime_config"]["parameters"] == {"dataset": "iris"}
     assert run["pipeline_version_reference"]["pipeline_version_id"] == summary.results[0].version_id
+    # The marker deploy lists its runs by: the literal text, since runs that earlier
+    # releases created must still be recognised (and a person reads it in the UI).
+    assert run["description"] == (
+        "Declared in pipelines/alpha/schedules.yaml as 'nightly'; "
+        "managed by kfp-gcp pipelines deploy."
+    )
 
     fake.reset_log()
     assert deploy(fake, project).results[0].schedules[0].status == "unchanged"
@@ -556,3 +562,47 @@ def test_a_dry_run_of_paused_resumed_and_removed_schedules_writes_nothing(fake, 
     again = deploy(fake, project).results[0].schedules
     assert [s.status for s in again] == ["unchanged", "unchanged"]  # c is off: nothing to do
     assert fake.writes == []
+
+
+def test_a_schedule_name_given_twice_is_refused(project):
+    from kfp_gcp.services.kfp import publish
+
+    write_schedules(
+        project,
+        "alpha",
+        "schedules:\n  - {name: a, cron: '@daily'}\n  - {name: b, cron: '@daily'}\n"
+        "  - {name: a, cron: '@hourly'}\n",
+    )
+    with pytest.raises(ConfigError) as error:
+        publish.prepare(project, select(project, "pipeline"))
+    assert "schedule names must be unique; repeated: a" in error.value.message
+
+
+def test_a_dry_run_of_a_new_version_names_no_recurring_run_it_cannot_know(fake, project):
+    deploy(fake, project)
+    rewrite(project, "alpha", pipeline_source("alpha", description="Loads, described anew."))
+    fake.reset_log()
+    summary = deploy(fake, project, dry_run=True)
+    (result,) = summary.results
+    assert (result.status, result.version_id) == ("would-new-version", "")
+    # The run's name hashes the version id, which the upload would only assign.
+    (schedule,) = result.schedules
+    assert (schedule.status, schedule.recurring_run, schedule.writes) == ("would-replaced", "", 0)
+    assert fake.writes == []
+
+
+def test_disable_orphans_as_down_calls_it_disables_every_managed_run(fake, project):
+    # `kfp-gcp down` passes no pipelines and no dry_run: every enabled managed run stops.
+    deploy(fake, project)
+    api = api_for(fake)
+    managed = api.recurring_runs("description", schedules.MANAGED)
+    fake.reset_log()
+    (result,) = schedules.disable_orphans(api, [], managed)
+    assert (result.pipeline, result.schedule, result.status, result.writes) == (
+        "alpha",
+        "nightly",
+        "removed",
+        1,
+    )
+    assert enabled_runs(fake) == []
+    assert write_verbs(fake) == ["disable"]

@@ -484,7 +484,7 @@ def test_restore_stops_kfps_database_clients_restores_and_starts_them_again(worl
 def test_restore_asks_for_the_environment_name_and_does_nothing_on_a_wrong_answer(
     world, monkeypatch
 ):
-    monkeypatch.setattr("kfp_gcp.cli.db._interactive", lambda: True)
+    monkeypatch.setattr("kfp_gcp.cli.common.interactive", lambda: True)
     result = cli("db", "restore", "--env", "dev", "--backup", world.runs[0]["id"], stdin="prod\n")
     assert result.exit_code == ConfigError.exit_code
     assert "Type the environment's name (dev)" in result.output

@@ -231,7 +231,7 @@ def test_the_cli_asks_for_the_name_and_refuses_without_a_terminal(world, monkeyp
     result = CliRunner().invoke(app, base)
     assert result.exit_code == 3
     assert "pass --confirm dev" in result.stderr
-    monkeypatch.setattr("kfp_gcp.cli.down._interactive", lambda: True)
+    monkeypatch.setattr("kfp_gcp.cli.common.interactive", lambda: True)
     monkeypatch.setattr("kfp_gcp.services.ops.live.Live.real", lambda **_: world.live)
     typed = CliRunner().invoke(app, [*base, "--no-backup"], input="dve\n")
     assert typed.exit_code == 3

@@ -136,7 +136,7 @@ def test_missing_answers_without_a_terminal_name_their_flags(repository):
 
 
 def test_on_a_terminal_init_asks_for_what_is_missing(repository, monkeypatch):
-    monkeypatch.setattr("kfp_gcp.cli.init._interactive", lambda: True)
+    monkeypatch.setattr("kfp_gcp.cli.init.interactive", lambda: True)
     answers = "\n".join([
         "europe-west4", "team", "acme/ml-platform", "987654321",  # region ... repository id
         "team-ml-dev", "400000000001",  # project id, number

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.table import Table
 
 from kfp_gcp import output
-from kfp_gcp.cli.common import OutputsOption
+from kfp_gcp.cli.common import OutputsOption, typed_confirmation
 from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import ConfigError
 
@@ -57,10 +56,6 @@ class _Progress:
             f"{self.what}: {operation.operation_type} {operation.status.lower()} "
             f"({elapsed:.0f}s, operation {operation.name})"
         )
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty()
 
 
 def _step(text: str) -> None:
@@ -183,15 +178,7 @@ def restore(
         f"onto {target.instance}? Everything written to {env}'s KFP since then is lost. "
         f"Type the environment's name ({env}) to go on"
     )
-    if confirm is None:
-        if not _interactive():
-            raise ConfigError(
-                "restoring needs a typed confirmation and there is no terminal",
-                hint=f"pass --confirm {env} to confirm on the command line",
-            )
-        confirm = typer.prompt(question)
-    else:
-        output.stderr.print(question, highlight=False, soft_wrap=True)
+    confirm = typed_confirmation(question, env, confirm, "restoring")
     if confirm.strip() != env:
         raise ConfigError(
             f"confirmation {confirm.strip()!r} is not the environment's name {env!r}: nothing "

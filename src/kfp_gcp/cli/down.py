@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from kfp_gcp import output
-from kfp_gcp.cli.common import OutputsOption
+from kfp_gcp.cli.common import OutputsOption, typed_confirmation
 from kfp_gcp.cli.common import project as _project
-from kfp_gcp.errors import ConfigError
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty()
 
 
 def down(
@@ -72,15 +66,7 @@ def down(
         f"This removes environment {env}: its cluster, database and KFP ({kept}). "
         f"Type the environment's name ({env}) to go on"
     )
-    if confirm is None:
-        if not _interactive():
-            raise ConfigError(
-                "down needs a typed confirmation and there is no terminal",
-                hint=f"pass --confirm {env} to confirm on the command line",
-            )
-        confirm = typer.prompt(question)
-    else:
-        output.stderr.print(question, highlight=False, soft_wrap=True)
+    confirm = typed_confirmation(question, env, confirm, "down")
 
     def step(text: str) -> None:
         output.stderr.print(f"[bold]==>[/] {text}", highlight=False, soft_wrap=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,12 +10,9 @@ import typer
 from rich.table import Table
 
 from kfp_gcp import output
+from kfp_gcp.cli.common import interactive
 from kfp_gcp.cli.common import project as _project
 from kfp_gcp.errors import ConfigError
-
-
-def _interactive() -> bool:
-    return sys.stdin.isatty()
 
 
 def _per_env(values: list[str] | None, envs: list[str], flag: str) -> dict[str, list[str]]:
@@ -235,7 +231,7 @@ def _ask(data: dict[str, Any], defaults: dict[str, Any], envs: list[str]) -> Non
     ]
     if not missing and not missing_env:
         return
-    if not _interactive():
+    if not interactive():
         flags = [flag for _, flag, _ in missing] + [
             f"{flag} {e}=..." for e, _, flag, _ in missing_env
         ]
